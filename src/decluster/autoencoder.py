@@ -1,0 +1,247 @@
+"""The stacked autoencoder and its pretraining (DEC paper, section 3.2)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ._batching import map_in_batches, shuffled_batches
+from .config import PretrainSettings
+
+logger = logging.getLogger(__name__)
+
+
+def _linear(n_in: int, n_out: int, generator: torch.Generator | None) -> nn.Linear:
+    """A linear layer initialised like PyTorch's default, from ``generator``."""
+    layer = nn.utils.skip_init(nn.Linear, n_in, n_out)
+    bound = 1.0 / math.sqrt(n_in)
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.uniform_(-bound, bound, generator=generator)
+    return layer
+
+
+def _stack(linears: list[nn.Linear]) -> nn.Sequential:
+    """Interleave ReLUs between linear layers (none after the last)."""
+    modules: list[nn.Module] = []
+    for index, layer in enumerate(linears):
+        modules.append(layer)
+        if index < len(linears) - 1:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
+
+class StackedAutoencoder(nn.Module):
+    """A symmetric fully connected autoencoder, d-500-500-2000-10 by default.
+
+    ReLU follows every layer except the embedding (last encoder layer) and the
+    reconstruction (last decoder layer), which are linear.
+
+    Parameters
+    ----------
+    dims : sequence of int
+        Layer widths from the input to the embedding, e.g. ``(784, 500, 500, 2000, 10)``.
+    generator : torch.Generator, optional
+        Source of the initial weights; defaults to torch's global generator.
+
+    Attributes
+    ----------
+    encoder : torch.nn.Sequential
+        Maps (b, dims[0]) to (b, dims[-1]).
+    decoder : torch.nn.Sequential
+        Maps (b, dims[-1]) to (b, dims[0]).
+    """
+
+    def __init__(self, dims: Sequence[int], generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        dims = tuple(int(width) for width in dims)
+        if len(dims) < 2 or min(dims) < 1:
+            raise ValueError(f"dims must hold at least two positive widths, got {dims}")
+        self.dims = dims
+        pairs = list(zip(dims[:-1], dims[1:]))
+        self.encoder = _stack([_linear(a, b, generator) for a, b in pairs])
+        self.decoder = _stack([_linear(b, a, generator) for a, b in reversed(pairs)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct ``x`` of shape (b, dims[0])."""
+        return self.decoder(self.encoder(x))
+
+    def layer_pair(self, depth: int) -> tuple[nn.Linear, nn.Linear]:
+        """The encoder layer at ``depth`` (0 = next to the input) and the decoder layer undoing it."""
+        encoders = [m for m in self.encoder if isinstance(m, nn.Linear)]
+        decoders = [m for m in self.decoder if isinstance(m, nn.Linear)]
+        return encoders[depth], decoders[len(decoders) - 1 - depth]
+
+
+def _dropout(x: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
+    """Inverted dropout drawing its mask from ``generator`` (not the global RNG)."""
+    if rate == 0.0:
+        return x
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= rate
+    return x * keep / (1.0 - rate)
+
+
+def _lr_factor(schedule: str, step: int, total_steps: int) -> float:
+    """Multiplier of the initial learning rate after ``step`` of ``total_steps`` steps."""
+    progress = step / max(total_steps, 1)
+    if schedule == "step":
+        return 0.1 ** (int(progress >= 0.4) + int(progress >= 0.8))
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0
+
+
+def _make_optimizer(parameters, settings: PretrainSettings) -> torch.optim.Optimizer:
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=settings.lr, momentum=0.9)
+    return torch.optim.Adam(parameters, lr=settings.lr)
+
+
+def train_reconstruction(
+    reconstruct: Callable[[torch.Tensor], torch.Tensor],
+    parameters: list[nn.Parameter],
+    inputs: torch.Tensor,
+    epochs: int,
+    settings: PretrainSettings,
+    generator: torch.Generator,
+    description: str = "pretraining",
+    verbose: bool = False,
+) -> list[float]:
+    """Minimise the mean squared reconstruction error of ``inputs`` by mini-batch descent.
+
+    Parameters
+    ----------
+    reconstruct : callable
+        Maps a batch of shape (b, m) to its reconstruction of shape (b, m).
+    parameters : list of torch.nn.Parameter
+        What the optimizer updates.
+    inputs : torch.Tensor of shape (n, m)
+    epochs : int
+    settings : PretrainSettings
+        Optimizer, learning rate, schedule and batch size.
+    generator : torch.Generator
+        Shuffles the batches.
+    description : str
+        Name shown in the progress bar and the log.
+    verbose : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    list of float
+        Mean reconstruction error of each epoch.
+    """
+    optimizer = _make_optimizer(parameters, settings)
+    total_steps = epochs * math.ceil(len(inputs) / settings.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _lr_factor(settings.lr_schedule, step, total_steps)
+    )
+    losses = []
+    for epoch in tqdm(range(epochs), desc=description, disable=not verbose):
+        total = torch.zeros((), device=inputs.device)
+        for index in shuffled_batches(len(inputs), settings.batch_size, generator):
+            batch = inputs[index]
+            loss = torch.nn.functional.mse_loss(reconstruct(batch), batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += loss.detach() * len(index)
+        losses.append(float(total) / len(inputs))
+        logger.info("%s epoch %d/%d: reconstruction MSE %.5g", description, epoch + 1, epochs, losses[-1])
+    return losses
+
+
+def _layer_pair_functions(
+    autoencoder: StackedAutoencoder, depth: int, dropout: float, generator: torch.Generator
+) -> tuple[Callable, Callable, list[nn.Parameter]]:
+    """The denoising reconstruction, the clean encoding and the parameters of one layer pair.
+
+    Following the paper, the hidden layer is linear for the innermost pair (the embedding)
+    and the output is linear for the outermost pair (the data); all else uses ReLU.
+    """
+    encode_layer, decode_layer = autoencoder.layer_pair(depth)
+    innermost = depth == len(autoencoder.dims) - 2
+    hidden = nn.Identity() if innermost else nn.ReLU()
+    output = nn.Identity() if depth == 0 else nn.ReLU()
+
+    def denoise(x: torch.Tensor) -> torch.Tensor:
+        h = hidden(encode_layer(_dropout(x, dropout, generator)))
+        return output(decode_layer(_dropout(h, dropout, generator)))
+
+    def encode(x: torch.Tensor) -> torch.Tensor:
+        return hidden(encode_layer(x))
+
+    return denoise, encode, [*encode_layer.parameters(), *decode_layer.parameters()]
+
+
+def pretrain_layerwise(
+    autoencoder: StackedAutoencoder,
+    data: torch.Tensor,
+    settings: PretrainSettings,
+    generator: torch.Generator,
+    verbose: bool = False,
+) -> dict[str, list[float]]:
+    """Greedy layer-wise denoising pretraining, then end-to-end fine-tuning without dropout.
+
+    Each layer pair learns to reconstruct the previous pair's clean codes from a copy
+    corrupted by dropout (``settings.dropout``) on its input and hidden units.
+    Trains ``autoencoder`` in place.
+
+    Returns
+    -------
+    dict of str to list of float
+        Per-epoch reconstruction error of each stage, in order.
+    """
+    losses = {}
+    codes = data
+    for depth in range(len(autoencoder.dims) - 1):
+        denoise, encode, parameters = _layer_pair_functions(autoencoder, depth, settings.dropout, generator)
+        name = f"layer {depth + 1}"
+        losses[name] = train_reconstruction(
+            denoise, parameters, codes, settings.layer_epochs, settings, generator, name, verbose
+        )
+        if depth < len(autoencoder.dims) - 2:
+            codes = map_in_batches(encode, codes)
+    losses["fine-tuning"] = pretrain_end_to_end(autoencoder, data, settings, generator, verbose)["fine-tuning"]
+    return losses
+
+
+def pretrain_end_to_end(
+    autoencoder: StackedAutoencoder,
+    data: torch.Tensor,
+    settings: PretrainSettings,
+    generator: torch.Generator,
+    verbose: bool = False,
+) -> dict[str, list[float]]:
+    """Train the whole autoencoder at once, without dropout, for ``settings.finetune_epochs``.
+
+    Trains ``autoencoder`` in place and returns ``{"fine-tuning": per-epoch losses}``.
+    """
+    losses = train_reconstruction(
+        autoencoder, list(autoencoder.parameters()), data, settings.finetune_epochs,
+        settings, generator, "fine-tuning", verbose,
+    )
+    return {"fine-tuning": losses}
+
+
+def pretrain_autoencoder(
+    autoencoder: StackedAutoencoder,
+    data: torch.Tensor,
+    settings: PretrainSettings,
+    generator: torch.Generator,
+    verbose: bool = False,
+) -> dict[str, list[float]]:
+    """Pretrain ``autoencoder`` in place in the way ``settings.mode`` names."""
+    autoencoder.train()
+    if settings.mode == "layerwise":
+        losses = pretrain_layerwise(autoencoder, data, settings, generator, verbose)
+    else:
+        losses = pretrain_end_to_end(autoencoder, data, settings, generator, verbose)
+    autoencoder.eval()
+    return losses

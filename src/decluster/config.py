@@ -1,0 +1,78 @@
+"""Frozen groups of settings passed between the estimator and the training functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRETRAIN_MODES = ("layerwise", "end-to-end")
+OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "step", "cosine")
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    """How the stacked autoencoder is pretrained.
+
+    Attributes
+    ----------
+    mode : {"layerwise", "end-to-end"}
+        ``"layerwise"`` trains each encoder/decoder layer pair greedily as a denoising
+        autoencoder, then fine-tunes the whole stack; ``"end-to-end"`` trains the whole
+        stack at once.
+    layer_epochs : int
+        Epochs for each greedy layer pair (``"layerwise"`` only).
+    finetune_epochs : int
+        Epochs of end-to-end training of the whole stack, without dropout.
+    optimizer : {"adam", "sgd"}
+        ``"sgd"`` uses momentum 0.9.
+    lr : float
+        Initial learning rate.
+    lr_schedule : {"constant", "step", "cosine"}
+        ``"step"`` divides the rate by 10 after 40% and again after 80% of the steps (the
+        paper's schedule, scaled to the run's length); ``"cosine"`` anneals it to zero.
+    batch_size : int
+        Mini-batch size.
+    dropout : float
+        Dropout rate used as corruption in the greedy layer-wise phase.
+    """
+
+    mode: str = "layerwise"
+    layer_epochs: int = 10
+    finetune_epochs: int = 30
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
+    batch_size: int = 256
+    dropout: float = 0.2
+
+
+@dataclass(frozen=True)
+class ClusteringSettings:
+    """How the KL(P || Q) clustering phase runs (DEC paper, section 3.1).
+
+    Attributes
+    ----------
+    alpha : float
+        Degrees of freedom of the Student's t kernel.
+    update_interval : int
+        Iterations (mini-batches) between recomputations of the target distribution P
+        over the whole data set.
+    tol : float
+        Stop when fewer than this fraction of points change cluster between two updates.
+    max_iter : int
+        Maximum number of mini-batch iterations.
+    batch_size : int
+        Mini-batch size.
+    lr : float
+        Learning rate of SGD.
+    momentum : float
+        Momentum of SGD.
+    """
+
+    alpha: float = 1.0
+    update_interval: int = 140
+    tol: float = 1e-3
+    max_iter: int = 20_000
+    batch_size: int = 256
+    lr: float = 0.01
+    momentum: float = 0.9

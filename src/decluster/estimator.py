@@ -1,0 +1,397 @@
+"""The public DEC estimator."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _validation as check
+from ._batching import map_in_batches
+from ._device import resolve_device
+from .autoencoder import StackedAutoencoder, pretrain_autoencoder
+from .clustering import kl_divergence, refine_clusters, soft_assignments, target_distribution
+from .config import LR_SCHEDULES, OPTIMIZERS, PRETRAIN_MODES, ClusteringSettings, PretrainSettings
+from .persistence import load_dec, save_dec
+
+logger = logging.getLogger(__name__)
+
+_SEED_BOUND = np.iinfo(np.int32).max
+
+
+@contextmanager
+def _stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
+    """Record the wall time of the block in ``times[name]``."""
+    start = time.perf_counter()
+    yield
+    times[name] = time.perf_counter() - start
+
+
+def _kmeans_centers(encoder: torch.nn.Module, data: torch.Tensor, n_clusters: int, n_init: int,
+                    seed: int) -> torch.Tensor:
+    """Initial centroids of shape (n_clusters, d): k-means with ``n_init`` restarts on f(X)."""
+    embedding = map_in_batches(encoder, data).cpu().numpy()
+    kmeans = KMeans(n_clusters, n_init=n_init, random_state=seed).fit(embedding)
+    logger.info("k-means on the embedding: inertia %.5g", kmeans.inertia_)
+    return torch.as_tensor(kmeans.cluster_centers_, dtype=torch.float32, device=data.device)
+
+
+class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Deep Embedded Clustering (Xie, Girshick & Farhadi, ICML 2016).
+
+    Pretrains a stacked autoencoder, initialises centroids by k-means on its embedding,
+    then refines encoder and centroids together by minimising KL(P || Q) between the
+    Student's t soft assignment Q and the sharpened target distribution P.
+
+    Parameters
+    ----------
+    n_clusters : int, default=10
+        Number of clusters k.
+    hidden_dims : sequence of int, default=(500, 500, 2000)
+        Widths of the hidden encoder layers (the decoder mirrors them).
+    embedding_dim : int, default=10
+        Dimension of the embedding z.
+    alpha : float, default=1.0
+        Degrees of freedom of the Student's t kernel.
+    pretrain : {"layerwise", "end-to-end"}, default="layerwise"
+        ``"layerwise"``: greedy denoising pretraining of each layer pair, then end-to-end
+        fine-tuning (the paper). ``"end-to-end"``: the whole autoencoder trained at once.
+    layer_epochs : int, default=10
+        Epochs per greedy layer pair (``pretrain="layerwise"`` only).
+    finetune_epochs : int, default=30
+        Epochs of end-to-end autoencoder training.
+    pretrain_optimizer : {"adam", "sgd"}, default="adam"
+        Optimizer of the pretraining (``"sgd"`` uses momentum 0.9).
+    pretrain_lr : float, default=1e-3
+        Initial pretraining learning rate.
+    pretrain_lr_schedule : {"constant", "step", "cosine"}, default="cosine"
+        ``"step"`` divides the rate by 10 after 40% and 80% of each stage (the paper's
+        schedule); ``"cosine"`` anneals it to zero over each stage.
+    pretrain_batch_size : int, default=256
+        Mini-batch size of the pretraining.
+    dropout : float, default=0.2
+        Dropout rate used as corruption in layer-wise pretraining.
+    autoencoder : StackedAutoencoder, optional
+        An already trained autoencoder. It is copied, never modified, and pretraining
+        is skipped; ``hidden_dims`` and ``embedding_dim`` are then ignored.
+    n_init : int, default=20
+        Restarts of the k-means that initialises the centroids.
+    update_interval : int, default=140
+        Mini-batch iterations between recomputations of P over the whole data.
+    tol : float, default=1e-3
+        Stop when fewer than this fraction of points change cluster between two updates of P.
+    max_iter : int, default=20000
+        Maximum number of clustering iterations; reaching it raises a ``ConvergenceWarning``.
+    batch_size : int, default=256
+        Mini-batch size of the clustering phase.
+    lr : float, default=0.01
+        SGD learning rate of the clustering phase.
+    momentum : float, default=0.9
+        SGD momentum of the clustering phase.
+    device : str or torch.device, default="auto"
+        ``"auto"`` picks CUDA, then Apple MPS, then the CPU; resolved once in ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, corruption, shuffling and k-means.
+    verbose : bool, default=False
+        Show progress bars.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training point, ``argmax_j q_ij`` under the final model.
+    cluster_centers_ : ndarray of shape (n_clusters, embedding_dim)
+        Centroids u_j in the embedding space.
+    n_iter_ : int
+        Clustering iterations run.
+    converged_ : bool
+        Whether the label-change criterion stopped the clustering phase.
+    history_ : ClusteringHistory
+        Loss and label-change fraction at each update of P.
+    pretrain_losses_ : dict of str to list of float
+        Per-epoch reconstruction error of each pretraining stage (empty if an autoencoder
+        was given).
+    autoencoder_ : StackedAutoencoder
+        The pretrained autoencoder (before the clustering phase).
+    encoder_ : torch.nn.Module
+        The encoder refined by the clustering phase.
+    phase_times_ : dict of str to float
+        Wall time in seconds of ``"pretrain"``, ``"kmeans"`` and ``"clustering"``.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    device_ : torch.device
+        Device the model lives on.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from decluster import DEC
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> labels = DEC(n_clusters=10, random_state=0).fit_predict(X / 16.0)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        hidden_dims=(500, 500, 2000),
+        embedding_dim: int = 10,
+        alpha: float = 1.0,
+        pretrain: str = "layerwise",
+        layer_epochs: int = 10,
+        finetune_epochs: int = 30,
+        pretrain_optimizer: str = "adam",
+        pretrain_lr: float = 1e-3,
+        pretrain_lr_schedule: str = "cosine",
+        pretrain_batch_size: int = 256,
+        dropout: float = 0.2,
+        autoencoder: StackedAutoencoder | None = None,
+        n_init: int = 20,
+        update_interval: int = 140,
+        tol: float = 1e-3,
+        max_iter: int = 20_000,
+        batch_size: int = 256,
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        device="auto",
+        random_state=None,
+        verbose: bool = False,
+    ):
+        self.n_clusters = n_clusters
+        self.hidden_dims = hidden_dims
+        self.embedding_dim = embedding_dim
+        self.alpha = alpha
+        self.pretrain = pretrain
+        self.layer_epochs = layer_epochs
+        self.finetune_epochs = finetune_epochs
+        self.pretrain_optimizer = pretrain_optimizer
+        self.pretrain_lr = pretrain_lr
+        self.pretrain_lr_schedule = pretrain_lr_schedule
+        self.pretrain_batch_size = pretrain_batch_size
+        self.dropout = dropout
+        self.autoencoder = autoencoder
+        self.n_init = n_init
+        self.update_interval = update_interval
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------- validation
+    def _pretrain_settings(self) -> PretrainSettings:
+        return PretrainSettings(
+            mode=check.check_choice(self.pretrain, "pretrain", PRETRAIN_MODES),
+            layer_epochs=check.check_positive_int(self.layer_epochs, "layer_epochs", min_val=0),
+            finetune_epochs=check.check_positive_int(self.finetune_epochs, "finetune_epochs", min_val=0),
+            optimizer=check.check_choice(self.pretrain_optimizer, "pretrain_optimizer", OPTIMIZERS),
+            lr=check.check_real(self.pretrain_lr, "pretrain_lr", min_val=0, include_boundaries="neither"),
+            lr_schedule=check.check_choice(self.pretrain_lr_schedule, "pretrain_lr_schedule", LR_SCHEDULES),
+            batch_size=check.check_positive_int(self.pretrain_batch_size, "pretrain_batch_size"),
+            dropout=check.check_real(self.dropout, "dropout", min_val=0, max_val=1, include_boundaries="left"),
+        )
+
+    def _clustering_settings(self) -> ClusteringSettings:
+        return ClusteringSettings(
+            alpha=check.check_real(self.alpha, "alpha", min_val=0, include_boundaries="neither"),
+            update_interval=check.check_positive_int(self.update_interval, "update_interval"),
+            tol=check.check_real(self.tol, "tol", min_val=0, max_val=1),
+            max_iter=check.check_positive_int(self.max_iter, "max_iter"),
+            batch_size=check.check_positive_int(self.batch_size, "batch_size"),
+            lr=check.check_real(self.lr, "lr", min_val=0, include_boundaries="neither"),
+            momentum=check.check_real(self.momentum, "momentum", min_val=0, max_val=1, include_boundaries="left"),
+        )
+
+    def _check_data(self, X, *, reset: bool) -> np.ndarray:
+        """Validate features as a finite 2-D float32 array (and their count, unless ``reset``)."""
+        return validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X, y=None):
+        """Pretrain the autoencoder, initialise the centroids and run the clustering phase.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; finite numbers only.
+        y : ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        self : DEC
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is empty, not 2-D, non-numeric or not finite, if it has fewer samples
+            than ``n_clusters``, or if a parameter is out of range.
+        TypeError
+            If a parameter has the wrong type.
+        """
+        X = self._check_data(X, reset=True)
+        n_clusters = check.check_positive_int(self.n_clusters, "n_clusters")
+        if X.shape[0] < n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}")
+        pretrain_settings, clustering_settings = self._pretrain_settings(), self._clustering_settings()
+        n_init = check.check_positive_int(self.n_init, "n_init")
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        init_seed, train_seed, kmeans_seed = (int(s) for s in rng.randint(_SEED_BOUND, size=3))
+        generator = torch.Generator(device=device).manual_seed(train_seed)
+        data = torch.from_numpy(X).to(device)
+
+        times: dict[str, float] = {}
+        with _stopwatch(times, "pretrain"):
+            autoencoder, self.pretrain_losses_ = self._pretrained_autoencoder(
+                data, pretrain_settings, torch.Generator().manual_seed(init_seed), generator
+            )
+            encoder = copy.deepcopy(autoencoder.encoder)
+        with _stopwatch(times, "kmeans"):
+            initial_centers = _kmeans_centers(encoder, data, n_clusters, n_init, kmeans_seed)
+        with _stopwatch(times, "clustering"):
+            result = refine_clusters(encoder, initial_centers, data, clustering_settings, generator, bool(self.verbose))
+
+        self.autoencoder_, self.encoder_, self.device_ = autoencoder, encoder, device
+        self.cluster_centers_ = result.centers.cpu().numpy()
+        self.labels_ = result.labels.cpu().numpy()
+        self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
+        self.phase_times_ = times
+        return self
+
+    def _pretrained_autoencoder(
+        self,
+        data: torch.Tensor,
+        settings: PretrainSettings,
+        init_generator: torch.Generator,
+        generator: torch.Generator,
+    ) -> tuple[StackedAutoencoder, dict[str, list[float]]]:
+        """A copy of the given autoencoder, or a new one pretrained on ``data``."""
+        n_features = data.shape[1]
+        if self.autoencoder is not None:
+            if not isinstance(self.autoencoder, StackedAutoencoder):
+                raise TypeError(
+                    f"autoencoder must be a decluster StackedAutoencoder, got {type(self.autoencoder).__name__}"
+                )
+            if self.autoencoder.dims[0] != n_features:
+                raise ValueError(
+                    f"autoencoder expects {self.autoencoder.dims[0]} input features, X has {n_features}"
+                )
+            return copy.deepcopy(self.autoencoder).to(data.device).eval(), {}
+        dims = (n_features, *check.check_widths(self.hidden_dims, "hidden_dims"),
+                check.check_positive_int(self.embedding_dim, "embedding_dim"))
+        autoencoder = StackedAutoencoder(dims, generator=init_generator).to(data.device)
+        losses = pretrain_autoencoder(autoencoder, data, settings, generator, bool(self.verbose))
+        return autoencoder, losses
+
+    # ----------------------------------------------------------------- inference
+    def _soft_assignments(self, X) -> torch.Tensor:
+        check_is_fitted(self)
+        data = torch.from_numpy(self._check_data(X, reset=False)).to(self.device_)
+        centers = torch.from_numpy(self.cluster_centers_).to(self.device_)
+        return soft_assignments(self.encoder_, centers, data, float(self.alpha))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Soft assignments Q (eq. 1): row i gives q_ij for each cluster j.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+            Rows sum to one.
+        """
+        return self._soft_assignments(X).cpu().numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """Cluster of each point: ``argmax_j q_ij``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._soft_assignments(X).argmax(dim=1).cpu().numpy()
+
+    def transform(self, X) -> np.ndarray:
+        """Embed ``X`` with the refined encoder, z = f(x).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, embedding_dim)
+        """
+        check_is_fitted(self)
+        data = torch.from_numpy(self._check_data(X, reset=False)).to(self.device_)
+        return map_in_batches(self.encoder_, data).cpu().numpy()
+
+    def score(self, X, y=None) -> float:
+        """Negative DEC objective on ``X``: ``-KL(P || Q)``, with P computed from Q over ``X``.
+
+        The analogue of :meth:`sklearn.cluster.KMeans.score`: higher is better (a lower
+        loss), at most 0. Like the objective itself it is also 0 for a Q that assigns
+        nothing (uniform rows), so to choose between models with labelled data prefer a
+        label-based scorer such as ``"adjusted_rand_score"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        float
+        """
+        q = self._soft_assignments(X)
+        log_q = q.clamp_min(torch.finfo(q.dtype).tiny).log()
+        return -float(kl_divergence(target_distribution(q), log_q))
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to the folder ``path`` (safetensors weights and JSON).
+
+        The folder is created if needed; an existing model there is replaced atomically.
+        """
+        check_is_fitted(self)
+        save_dec(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device="auto") -> DEC:
+        """Read a model written by :meth:`save`; never unpickles.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The folder given to :meth:`save`.
+        device : str or torch.device, default="auto"
+            Where to put the model.
+
+        Raises
+        ------
+        ValueError
+            If the folder is missing, incomplete, corrupted or not a decluster model.
+        """
+        return load_dec(cls, path, device=device)
+
+
+

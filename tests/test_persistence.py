@@ -1,0 +1,147 @@
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from decluster import DEC
+from decluster.persistence import CONFIG_FILE, atomic_write_bytes
+
+
+@pytest.fixture
+def saved(fitted_dec, tmp_path):
+    folder = tmp_path / "model"
+    fitted_dec.save(folder)
+    return folder
+
+
+def _weights(folder):
+    (path,) = folder.glob("weights-*.safetensors")
+    return path
+
+
+def test_save_load_predicts_identically(fitted_dec, saved, digits):
+    X, _ = digits
+    loaded = DEC.load(saved, device="cpu")
+    np.testing.assert_array_equal(loaded.predict(X), fitted_dec.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted_dec.predict_proba(X))
+    np.testing.assert_array_equal(loaded.labels_, fitted_dec.labels_)
+    assert loaded.get_params() == fitted_dec.get_params()
+    assert loaded.history_ == fitted_dec.history_
+    assert loaded.n_iter_ == fitted_dec.n_iter_
+
+
+def test_saved_folder_holds_json_and_safetensors(saved):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    assert config["format"] == "decluster-model" and config["format_version"] == 1
+    assert config["params"]["n_clusters"] == 10
+    assert _weights(saved).name == config["weights"]
+
+
+def test_loading_never_unpickles(saved, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("unpickling attempted")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr("torch.load", refuse)
+    DEC.load(saved, device="cpu")
+
+
+def test_resave_replaces_the_model_and_removes_old_weights(fitted_dec, saved, make_dec, digits_small):
+    X, _ = digits_small
+    other = make_dec(random_state=1, max_iter=40).fit(X)
+    other.save(saved)
+    assert len(list(saved.glob("weights-*.safetensors"))) == 1
+    np.testing.assert_array_equal(DEC.load(saved).predict(X), other.predict(X))
+
+
+def test_crash_while_saving_leaves_the_old_model(fitted_dec, saved, make_dec, digits_small, monkeypatch):
+    X, _ = digits_small
+    other = make_dec(random_state=1, max_iter=40).fit(X)
+    real_replace = os.replace
+
+    def crash_on_config(source, target):
+        if str(target).endswith(CONFIG_FILE):
+            raise OSError("simulated crash")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", crash_on_config)
+    with pytest.raises(OSError, match="simulated crash"):
+        other.save(saved)
+    monkeypatch.undo()
+    assert not list(saved.glob(".*.tmp"))
+    np.testing.assert_array_equal(DEC.load(saved).predict(X), fitted_dec.predict(X))
+
+
+def test_atomic_write_cleans_up_after_a_failed_write(tmp_path, monkeypatch):
+    target = tmp_path / "file.bin"
+    target.write_bytes(b"old")
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(ValueError, match="no such model folder"):
+        DEC.load(tmp_path / "absent")
+
+
+def test_folder_without_config(tmp_path):
+    with pytest.raises(ValueError, match=CONFIG_FILE):
+        DEC.load(tmp_path)
+
+
+def test_truncated_weights(saved):
+    weights = _weights(saved)
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ValueError, match=weights.name):
+        DEC.load(saved)
+
+
+def test_missing_weights(saved):
+    weights = _weights(saved)
+    weights.unlink()
+    with pytest.raises(ValueError, match=weights.name):
+        DEC.load(saved)
+
+
+@pytest.mark.parametrize("content", [b"\x80\x04garbage", b"{not json", b"[1, 2]", b'{"format": "other"}'])
+def test_foreign_config(saved, content):
+    (saved / CONFIG_FILE).write_bytes(content)
+    with pytest.raises(ValueError, match=CONFIG_FILE):
+        DEC.load(saved)
+
+
+def test_newer_format_version(saved):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    config["format_version"] = 99
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="format version 99"):
+        DEC.load(saved)
+
+
+def test_weights_name_cannot_leave_the_folder(saved):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    config["weights"] = "../elsewhere.safetensors"
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="invalid weights file name"):
+        DEC.load(saved)
+
+
+def test_inconsistent_config(saved):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    config["dims"] = [64, 3, 10]
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="inconsistent model"):
+        DEC.load(saved)
+
+
+def test_saving_onto_a_file_is_refused(fitted_dec, tmp_path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"x")
+    with pytest.raises(ValueError, match="not a folder"):
+        fitted_dec.save(path)

@@ -1,0 +1,80 @@
+"""Every kind of bad input named in the documentation raises the documented error."""
+
+import numpy as np
+import pytest
+
+from decluster import DEC
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 2.0]]), "infinity"),
+        (np.array([1.0, 2.0, 3.0]), "Expected 2D array"),
+        (np.empty((0, 4)), "0 sample"),
+        (np.empty((3, 0)), "0 feature"),
+        (np.array([["a", "b"], ["c", "d"]]), "could not convert|dtype"),
+        (np.array([[1.0 + 1j, 2.0]]), "Complex data not supported"),
+    ],
+)
+def test_bad_training_data(X, message, make_dec):
+    with pytest.raises(ValueError, match=message):
+        make_dec(n_clusters=1).fit(X)
+
+
+def test_fewer_samples_than_clusters(make_dec):
+    with pytest.raises(ValueError, match="n_samples=3 should be >= n_clusters=10"):
+        make_dec().fit(np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize(
+    "params, error",
+    [
+        ({"n_clusters": 0}, ValueError),
+        ({"n_clusters": -2}, ValueError),
+        ({"n_clusters": 2.5}, TypeError),
+        ({"n_clusters": True}, TypeError),
+        ({"alpha": 0.0}, ValueError),
+        ({"tol": 1.5}, ValueError),
+        ({"tol": float("nan")}, ValueError),
+        ({"max_iter": 0}, ValueError),
+        ({"batch_size": -1}, ValueError),
+        ({"pretrain_batch_size": 0}, ValueError),
+        ({"update_interval": 0}, ValueError),
+        ({"dropout": 1.0}, ValueError),
+        ({"lr": 0.0}, ValueError),
+        ({"momentum": 1.0}, ValueError),
+        ({"pretrain": "greedy"}, ValueError),
+        ({"pretrain_optimizer": "rmsprop"}, ValueError),
+        ({"pretrain_lr_schedule": "linear"}, ValueError),
+        ({"layer_epochs": -1}, ValueError),
+        ({"hidden_dims": (64, 0)}, ValueError),
+        ({"hidden_dims": "500"}, TypeError),
+        ({"embedding_dim": 0}, ValueError),
+        ({"n_init": 0}, ValueError),
+        ({"device": "not-a-device"}, ValueError),
+    ],
+)
+def test_bad_parameters_are_reported_at_fit(params, error, make_dec, digits_small):
+    X, _ = digits_small
+    with pytest.raises(error):
+        make_dec(**params).fit(X[:20])
+
+
+def test_wrong_feature_count_at_predict(fitted_dec):
+    with pytest.raises(ValueError, match="X has 3 features, but DEC is expecting 64 features"):
+        fitted_dec.predict(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "transform", "score"])
+def test_bad_data_at_predict(fitted_dec, method):
+    X = np.zeros((2, 64))
+    X[1, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        getattr(fitted_dec, method)(X)
+
+
+def test_constructor_only_stores_parameters():
+    model = DEC(n_clusters=-5, pretrain="nonsense")
+    assert model.n_clusters == -5 and model.pretrain == "nonsense"
