@@ -15,6 +15,7 @@ import ast
 import gzip
 import json
 import logging
+import os
 import platform
 import time
 from pathlib import Path
@@ -51,6 +52,17 @@ def load_mnist(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return images.astype(np.float32) * 0.02, labels
 
 
+def describe_machine() -> str:
+    """CPU model, core count and torch threads, e.g. for the README's results table."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"{model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
 def parse_overrides(pairs: list[str]) -> dict:
     overrides = {}
     for pair in pairs:
@@ -82,7 +94,7 @@ def main() -> None:
     model.fit(X)
     scores = evaluate(y, model.labels_)
     record = {
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
+        "machine": describe_machine(),
         "torch": torch.__version__,
         "device": str(model.device_),
         "params": {k: v for k, v in model.get_params().items() if k != "autoencoder"},

@@ -187,16 +187,16 @@ def pretrain_layerwise(
     generator: torch.Generator,
     verbose: bool = False,
 ) -> dict[str, list[float]]:
-    """Greedy layer-wise denoising pretraining, then end-to-end fine-tuning without dropout.
+    """Greedy layer-wise denoising pretraining (without the final fine-tuning).
 
     Each layer pair learns to reconstruct the previous pair's clean codes from a copy
-    corrupted by dropout (``settings.dropout``) on its input and hidden units.
-    Trains ``autoencoder`` in place.
+    corrupted by dropout (``settings.dropout``) on its input and hidden units, for
+    ``settings.layer_epochs`` epochs. Trains ``autoencoder`` in place.
 
     Returns
     -------
     dict of str to list of float
-        Per-epoch reconstruction error of each stage, in order.
+        Per-epoch reconstruction error of each layer pair, ``"layer 1"`` first.
     """
     losses = {}
     codes = data
@@ -208,26 +208,7 @@ def pretrain_layerwise(
         )
         if depth < len(autoencoder.dims) - 2:
             codes = map_in_batches(encode, codes)
-    losses["fine-tuning"] = pretrain_end_to_end(autoencoder, data, settings, generator, verbose)["fine-tuning"]
     return losses
-
-
-def pretrain_end_to_end(
-    autoencoder: StackedAutoencoder,
-    data: torch.Tensor,
-    settings: PretrainSettings,
-    generator: torch.Generator,
-    verbose: bool = False,
-) -> dict[str, list[float]]:
-    """Train the whole autoencoder at once, without dropout, for ``settings.finetune_epochs``.
-
-    Trains ``autoencoder`` in place and returns ``{"fine-tuning": per-epoch losses}``.
-    """
-    losses = train_reconstruction(
-        autoencoder, list(autoencoder.parameters()), data, settings.finetune_epochs,
-        settings, generator, "fine-tuning", verbose,
-    )
-    return {"fine-tuning": losses}
 
 
 def pretrain_autoencoder(
@@ -237,11 +218,23 @@ def pretrain_autoencoder(
     generator: torch.Generator,
     verbose: bool = False,
 ) -> dict[str, list[float]]:
-    """Pretrain ``autoencoder`` in place in the way ``settings.mode`` names."""
+    """Pretrain ``autoencoder`` in place in the way ``settings.mode`` names.
+
+    ``"layerwise"`` runs :func:`pretrain_layerwise` first; both modes then train the whole
+    stack end to end, without dropout, for ``settings.finetune_epochs`` epochs.
+
+    Returns
+    -------
+    dict of str to list of float
+        Per-epoch reconstruction error of each stage, in order, ending with ``"fine-tuning"``.
+    """
     autoencoder.train()
+    losses = {}
     if settings.mode == "layerwise":
         losses = pretrain_layerwise(autoencoder, data, settings, generator, verbose)
-    else:
-        losses = pretrain_end_to_end(autoencoder, data, settings, generator, verbose)
+    losses["fine-tuning"] = train_reconstruction(
+        autoencoder, list(autoencoder.parameters()), data, settings.finetune_epochs,
+        settings, generator, "fine-tuning", verbose,
+    )
     autoencoder.eval()
     return losses

@@ -297,9 +297,13 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         return autoencoder, losses
 
     # ----------------------------------------------------------------- inference
-    def _soft_assignments(self, X) -> torch.Tensor:
+    def _fitted_inputs(self, X) -> torch.Tensor:
+        """Check that the model is fitted and ``X`` matches it; return ``X`` on the model's device."""
         check_is_fitted(self)
-        data = torch.from_numpy(self._check_data(X, reset=False)).to(self.device_)
+        return torch.from_numpy(self._check_data(X, reset=False)).to(self.device_)
+
+    def _soft_assignments(self, X) -> torch.Tensor:
+        data = self._fitted_inputs(X)
         centers = torch.from_numpy(self.cluster_centers_).to(self.device_)
         return soft_assignments(self.encoder_, centers, data, float(self.alpha))
 
@@ -341,8 +345,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, embedding_dim)
         """
-        check_is_fitted(self)
-        data = torch.from_numpy(self._check_data(X, reset=False)).to(self.device_)
+        data = self._fitted_inputs(X)
         return map_in_batches(self.encoder_, data).cpu().numpy()
 
     def score(self, X, y=None) -> float:
