@@ -85,6 +85,14 @@ def test_atomic_write_cleans_up_after_a_failed_write(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == [target]
 
 
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    target = tmp_path / "file.bin"
+    atomic_write_bytes(target, b"data")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
 def test_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="no such model folder"):
         DEC.load(tmp_path / "absent")

@@ -64,17 +64,18 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
     alpha : float, default=1.0
         Degrees of freedom of the Student's t kernel.
     pretrain : {"layerwise", "end-to-end"}, default="layerwise"
-        ``"layerwise"``: greedy denoising pretraining of each layer pair, then end-to-end
+        How the autoencoder is pretrained, "layerwise" or "end-to-end". ``"layerwise"``: greedy denoising pretraining of each layer pair, then end-to-end
         fine-tuning (the paper). ``"end-to-end"``: the whole autoencoder trained at once.
     layer_epochs : int, default=10
         Epochs per greedy layer pair (``pretrain="layerwise"`` only).
     finetune_epochs : int, default=30
         Epochs of end-to-end autoencoder training.
     pretrain_optimizer : {"adam", "sgd"}, default="adam"
-        Optimizer of the pretraining (``"sgd"`` uses momentum 0.9).
+        Optimizer of the pretraining, "adam" or "sgd" (with momentum 0.9).
     pretrain_lr : float, default=1e-3
         Initial pretraining learning rate.
     pretrain_lr_schedule : {"constant", "step", "cosine"}, default="cosine"
+        Learning-rate schedule of each pretraining stage: "constant", "step" or "cosine".
         ``"step"`` divides the rate by 10 after 40% and 80% of each stage (the paper's
         schedule); ``"cosine"`` anneals it to zero over each stage.
     pretrain_batch_size : int, default=256
@@ -99,7 +100,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
     momentum : float, default=0.9
         SGD momentum of the clustering phase.
     device : str or torch.device, default="auto"
-        ``"auto"`` picks CUDA, then Apple MPS, then the CPU; resolved once in ``fit``.
+        Torch device ("cpu", "cuda", "cuda:1", "mps" or "auto"). ``"auto"`` picks CUDA, then Apple MPS, then the CPU; resolved once in ``fit``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, corruption, shuffling and k-means.
     verbose : bool, default=False

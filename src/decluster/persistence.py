@@ -46,14 +46,23 @@ class SavedModel:
     tensors: dict[str, torch.Tensor]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(target: str | os.PathLike, payload: bytes) -> None:
     """Write ``payload`` to ``target`` through a temporary file and a rename.
 
-    Readers see either the previous file or the complete new one, never a partial write.
+    Readers see either the previous file or the complete new one, never a partial write. The
+    file gets the usual permissions of a new file (0666 less the umask), not the private
+    ones of a temporary file.
     """
     target = Path(target)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()

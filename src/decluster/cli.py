@@ -1,0 +1,312 @@
+"""The ``decluster`` command: fit, predict, evaluate, plot and list data sets from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .estimator import DEC
+from .metrics import evaluate
+from .persistence import atomic_write_bytes
+from .runconfig import add_parameter_flags, config_text, estimator_defaults, explicit_parameters
+
+logger = logging.getLogger("decluster")
+
+MODEL_FOLDER = "model"
+
+
+class UsageError(ValueError):
+    """A command-line mistake reported as one line."""
+
+
+# ------------------------------------------------------------------ data
+def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_argument_group("data")
+    source = group.add_mutually_exclusive_group(required=required)
+    source.add_argument("--dataset", metavar="NAME",
+                        help="a named data set: digits, mnist, fashion-mnist, usps, reuters10k")
+    source.add_argument("--data", type=Path, metavar="FILE", help="your own .npy, .npz, .csv or .tsv file")
+    group.add_argument("--label-column", metavar="COLUMN",
+                       help="with --data: the column holding labels (a header name or a 0-based index)")
+    group.add_argument("--data-dir", type=Path, metavar="DIR",
+                       help="with --dataset: a folder that already holds the data set's files")
+    group.add_argument("--no-download", action="store_true", help="with --dataset: never download")
+
+
+def _label_column(value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def load_input(args: argparse.Namespace, default_dataset: str | None = None):
+    """Features and labels (or None) named by ``--dataset``/``--data``, and a description of them."""
+    from .datasets import load_dataset, load_features
+
+    if args.data is not None:
+        X, y = load_features(args.data, label_column=_label_column(args.label_column))
+        return X, y, str(args.data)
+    name = args.dataset or default_dataset
+    if name is None:
+        raise UsageError("give --dataset NAME or --data FILE")
+    X, y = load_dataset(name, data_dir=args.data_dir, download=not args.no_download)
+    return X, y, name
+
+
+# ------------------------------------------------------------------ outputs
+def _csv_bytes(header: Sequence[str], rows) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def assignments_csv(proba: np.ndarray, *, with_proba: bool = False) -> bytes:
+    """``index,cluster,confidence`` rows (confidence = max_j q_ij), plus ``q_j`` columns if asked."""
+    labels, confidence = proba.argmax(axis=1), proba.max(axis=1)
+    header = ["index", "cluster", "confidence"] + ([f"q_{j}" for j in range(proba.shape[1])] if with_proba else [])
+    rows = (
+        [i, int(labels[i]), f"{confidence[i]:.6g}"] + ([f"{v:.6g}" for v in proba[i]] if with_proba else [])
+        for i in range(len(proba))
+    )
+    return _csv_bytes(header, rows)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _scores(y, labels) -> dict[str, float]:
+    if y is None:
+        return {}
+    scores = evaluate(y, labels)
+    return {"accuracy": scores.accuracy, "nmi": scores.nmi, "ari": scores.ari}
+
+
+def write_plots(model: DEC, X, y, out: Path, max_points: int = 2000) -> list[Path]:
+    """The embedding map, the training curves and (with labels) the confusion matrix, as PNGs."""
+    from .plotting import plot_confusion, plot_embedding, plot_training_curves, save_figure
+
+    labels = model.predict(X)
+    figures = {
+        "embedding.png": plot_embedding(model.transform(X), labels, model.cluster_centers_, true_labels=y,
+                                        max_points=max_points, random_state=0),
+        "training.png": plot_training_curves(model.pretrain_losses_, model.history_, tol=model.tol),
+    }
+    if y is not None:
+        figures["confusion.png"] = plot_confusion(y, labels)
+    for name, figure in figures.items():
+        save_figure(figure, out / name)
+    return [out / name for name in figures]
+
+
+# ------------------------------------------------------------------ commands
+def command_fit(args: argparse.Namespace) -> int:
+    """Train on a data set or file; write the model, labels, metrics, config and pictures."""
+    X, y, source = load_input(args, default_dataset="digits")
+    explicit = explicit_parameters(args)
+    parameters = {**estimator_defaults(), **explicit}
+    if y is not None and "n_clusters" not in explicit:
+        parameters["n_clusters"] = int(np.unique(y).size)
+    model = DEC(**parameters, verbose=not args.quiet).fit(X)
+    out = args.out
+    model.save(out / MODEL_FOLDER)
+    proba = model.predict_proba(X)
+    atomic_write_bytes(out / "labels.csv", assignments_csv(proba))
+    metrics = {
+        "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
+        "n_clusters": model.n_clusters, **_scores(y, model.labels_),
+        "n_iter": model.n_iter_, "converged": model.converged_, "seconds": model.phase_times_,
+    }
+    _write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    _write_text(out / "config.toml", config_text(parameters))
+    pictures = [] if args.no_plots else write_plots(model, X, y, out, args.plot_points)
+    _print_fit_summary(metrics, out, pictures)
+    return 0
+
+
+def _print_fit_summary(metrics: dict, out: Path, pictures: list[Path]) -> None:
+    line = f"{metrics['data']}: {metrics['n_samples']} samples, {metrics['n_clusters']} clusters"
+    line += f", {metrics['n_iter']} iterations ({'converged' if metrics['converged'] else 'not converged'})"
+    print(line)
+    if "accuracy" in metrics:
+        print(f"ACC {metrics['accuracy']:.4f}  NMI {metrics['nmi']:.4f}  ARI {metrics['ari']:.4f}")
+    print(f"time: {sum(metrics['seconds'].values()):.1f} s; wrote {out / MODEL_FOLDER}, {out / 'labels.csv'}, "
+          f"{out / 'metrics.json'}, {out / 'config.toml'}" + "".join(f", {p}" for p in pictures))
+
+
+def command_predict(args: argparse.Namespace) -> int:
+    """Assign new data to the clusters of a saved model."""
+    model = DEC.load(args.model, device=args.device)
+    X, _, _ = load_input(args)
+    payload = assignments_csv(model.predict_proba(X), with_proba=args.proba)
+    if args.out is None:
+        sys.stdout.write(payload.decode("utf-8"))
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(args.out, payload)
+    return 0
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    """Score cluster labels against true labels (ACC, NMI, ARI)."""
+    from .datasets import load_dataset, load_labels
+
+    predicted = load_labels(args.labels, column=_label_column(args.labels_column), preferred=("cluster",))
+    if args.truth is not None:
+        truth = load_labels(args.truth, column=_label_column(args.truth_column), preferred=("label", "y"))
+    else:
+        _, truth = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download)
+        if truth is None:
+            raise UsageError(f"data set {args.dataset} has no labels")
+    if len(predicted) != len(truth):
+        raise UsageError(f"{len(predicted)} predicted labels but {len(truth)} true labels")
+    scores = _scores(truth, predicted)
+    print(json.dumps(scores, indent=2) if args.json else
+          f"ACC {scores['accuracy']:.4f}  NMI {scores['nmi']:.4f}  ARI {scores['ari']:.4f}")
+    return 0
+
+
+def command_plot(args: argparse.Namespace) -> int:
+    """Draw the embedding, the training curves and (with labels) the confusion matrix of a model."""
+    model = DEC.load(args.model, device=args.device)
+    X, y, _ = load_input(args)
+    for path in write_plots(model, X, y, args.out, args.plot_points):
+        print(f"wrote {path}")
+    return 0
+
+
+def command_datasets(args: argparse.Namespace) -> int:
+    """List the named data sets and whether they are in the cache."""
+    from .datasets import available_datasets, data_home
+
+    print(f"{'name':<14}{'samples':>9}{'features':>10}{'classes':>9}  cached  description")
+    for info in available_datasets():
+        print(f"{info.name:<14}{info.n_samples:>9}{info.n_features:>10}{info.n_classes:>9}  "
+              f"{'yes' if info.cached else 'no':<6}  {info.description}")
+    print(f"cache: {data_home()} (set DECLUSTER_DATA to change it)")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def _common_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    common.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    return common
+
+
+def _add_fit_parser(commands, common) -> None:
+    fit = commands.add_parser("fit", parents=[common], help=command_fit.__doc__, description=command_fit.__doc__
+                              + " With no data argument it runs on the bundled digits. Without --n-clusters,"
+                              " labelled data get one cluster per class, other data 10.")
+    _add_data_arguments(fit, required=False)
+    fit.add_argument("--out", type=Path, default=Path("decluster-output"), metavar="DIR",
+                     help="output folder (default: decluster-output)")
+    fit.add_argument("--config", type=Path, metavar="FILE",
+                     help="TOML file of DEC parameters; flags given on the command line take precedence")
+    fit.add_argument("--no-plots", action="store_true", help="do not draw the pictures")
+    _add_plot_points(fit)
+    add_parameter_flags(fit)
+    fit.set_defaults(handler=command_fit)
+
+
+def _add_plot_points(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plot-points", type=int, default=2000, metavar="N",
+                        help="points sampled for the embedding map (default: 2000)")
+
+
+def _add_model_parsers(commands, common) -> None:
+    for name, handler, out_help in (
+        ("predict", command_predict, "CSV file to write (default: standard output)"),
+        ("plot", command_plot, "folder for the PNG files (default: decluster-plots)"),
+    ):
+        sub = commands.add_parser(name, parents=[common], help=handler.__doc__, description=handler.__doc__)
+        sub.add_argument("--model", type=Path, required=True, metavar="DIR", help="a model folder written by fit")
+        _add_data_arguments(sub, required=True)
+        sub.add_argument("--out", type=Path, metavar="PATH", help=out_help,
+                         default=None if name == "predict" else Path("decluster-plots"))
+        sub.add_argument("--device", default="auto", help="torch device for the model (default: auto)")
+        if name == "predict":
+            sub.add_argument("--proba", action="store_true", help="add the soft assignments q_j as columns")
+        else:
+            _add_plot_points(sub)
+        sub.set_defaults(handler=handler)
+
+
+def _add_evaluate_parser(commands, common) -> None:
+    sub = commands.add_parser("evaluate", parents=[common], help=command_evaluate.__doc__,
+                              description=command_evaluate.__doc__)
+    sub.add_argument("--labels", type=Path, required=True, metavar="FILE",
+                     help="cluster labels: a labels.csv from fit/predict, or a 1-D .npy")
+    sub.add_argument("--labels-column", metavar="COLUMN",
+                     help="column of --labels holding the clusters (default: 'cluster', or the only column)")
+    truth = sub.add_mutually_exclusive_group(required=True)
+    truth.add_argument("--truth", type=Path, metavar="FILE", help="true labels: a .csv/.tsv column or a 1-D .npy")
+    truth.add_argument("--dataset", metavar="NAME", help="take the true labels of this named data set")
+    sub.add_argument("--truth-column", metavar="COLUMN",
+                     help="column of --truth holding the labels (default: 'label' or 'y', or the only column)")
+    sub.add_argument("--data-dir", type=Path, metavar="DIR", help="with --dataset: a folder holding its files")
+    sub.add_argument("--no-download", action="store_true", help="with --dataset: never download")
+    sub.add_argument("--json", action="store_true", help="print the scores as JSON")
+    sub.set_defaults(handler=command_evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``decluster`` argument parser with its subcommands."""
+    parser = argparse.ArgumentParser(prog="decluster", description="Deep Embedded Clustering (DEC).")
+    parser.add_argument("--version", action="version", version=f"decluster {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common_parser()
+    _add_fit_parser(commands, common)
+    _add_model_parsers(commands, common)
+    _add_evaluate_parser(commands, common)
+    datasets = commands.add_parser("datasets", parents=[common], help=command_datasets.__doc__,
+                                   description=command_datasets.__doc__)
+    datasets.set_defaults(handler=command_datasets)
+    return parser
+
+
+def _configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("decluster: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").handlers[:] = []
+    warnings.formatwarning = lambda message, category, *rest: f"{category.__name__}: {message}"
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    known = (UsageError, ValueError, TypeError, OSError)
+    return text if isinstance(error, known) else f"{type(error).__name__}: {text}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 on success, 1 on error, 2 on bad usage)."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.debug)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("decluster: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the command line reports every failure as one line
+        if args.debug:
+            raise
+        print(f"decluster {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1

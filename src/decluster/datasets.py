@@ -1,0 +1,647 @@
+"""The benchmark data sets of the DEC paper, and a user's own feature files.
+
+:func:`load_dataset` returns one of :data:`DATASET_NAMES` scaled as in the DEC authors' code,
+downloading it on first use (with :mod:`pooch`, checked against known hashes) into a folder of
+:func:`data_home`. :func:`load_features` reads a ``.npy``, ``.npz``, ``.csv`` or ``.tsv`` file.
+Every problem with the data raises :class:`DatasetError`, a :class:`ValueError` whose one-line
+message names the file or data set.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import csv
+import gzip
+import itertools
+import logging
+import math
+import operator
+import os
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pooch
+import requests
+import scipy.sparse as sp
+from sklearn import datasets as sklearn_datasets
+
+logger = logging.getLogger(__name__)
+
+DATASET_NAMES: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "usps", "reuters10k")
+
+BASE_URLS: dict[str, str] = {
+    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "usps": "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/",
+}
+
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+USPS_FILES = ("usps.bz2", "usps.t.bz2")
+
+# Hashes of the files as published, checked by pooch on download. MNIST and Fashion-MNIST:
+# SHA-256 from the checksum files of tensorflow-datasets (url_checksums/mnist.txt and
+# fashion_mnist.txt), the same values as in many other public projects. USPS: no SHA-256 was
+# found, so these are the MD5s of torchvision.datasets.USPS (pooch accepts "md5:<hex>").
+FILE_HASHES: dict[str, dict[str, str]] = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "sha256:3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "sha256:a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "sha256:346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "sha256:67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
+    "usps": {
+        "usps.bz2": "md5:ec16c51db3855ca6c91edd34d0e9b197",
+        "usps.t.bz2": "md5:8ea070ee2aca1ac39742fdd1ef5ed118",
+    },
+}
+
+MNIST_SCALE = 0.02
+REUTERS_CATEGORIES = ("CCAT", "ECAT", "GCAT", "MCAT")
+REUTERS_N_DOCUMENTS = 10_000
+REUTERS_N_WORDS = 2_000
+# What scikit-learn's fetch_rcv1 keeps in <data_home>/RCV1 once it has downloaded the corpus.
+_RCV1_FILES = ("samples_py3.pkl", "sample_id_py3.pkl", "sample_topics_py3.pkl", "topics_names_py3.pkl")
+
+
+class DatasetError(ValueError):
+    """A data set or feature file is missing, unreadable or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Description of a data set known to :func:`load_dataset`.
+
+    Attributes
+    ----------
+    name : str
+        The name to pass to :func:`load_dataset`.
+    description : str
+        One line on what it holds and how it is scaled.
+    n_samples, n_features, n_classes : int
+        Size of ``X`` and number of distinct labels.
+    cached : bool
+        Whether its files are present in its folder of :func:`data_home` (always true for
+        ``"digits"``, which ships with scikit-learn).
+    """
+
+    name: str
+    description: str
+    n_samples: int
+    n_features: int
+    n_classes: int
+    cached: bool
+
+
+# Description, n_samples, n_features and n_classes of each data set.
+_CATALOGUE = {
+    "digits": ("scikit-learn's bundled 8x8 handwritten digits, scaled to [0, 1]", 1797, 64, 10),
+    "mnist": ("MNIST handwritten digits, train then test, pixels * 0.02", 70_000, 784, 10),
+    "fashion-mnist": ("Fashion-MNIST clothing images, train then test, pixels * 0.02", 70_000, 784, 10),
+    "usps": ("USPS 16x16 handwritten digits, train then test, scaled to [0, 1]", 9298, 256, 10),
+    "reuters10k": ("REUTERS-10K: 10,000 RCV1 news stories, tf-idf of 2,000 words * sqrt(2000)",
+                   REUTERS_N_DOCUMENTS, REUTERS_N_WORDS, len(REUTERS_CATEGORIES)),
+}
+
+
+def data_home() -> Path:
+    """The root of the data set cache: ``$DECLUSTER_DATA`` if set, else the user cache folder.
+
+    Each data set has its own sub-folder, named after it. The folder is not created here.
+    """
+    custom = os.environ.get("DECLUSTER_DATA")
+    return Path(custom).expanduser() if custom else Path(pooch.os_cache("decluster"))
+
+
+def _is_cached(name: str, folder: Path) -> bool:
+    if name == "digits":
+        return True
+    if name == "reuters10k":
+        return all((folder / "RCV1" / file).is_file() for file in _RCV1_FILES)
+    files = USPS_FILES if name == "usps" else IDX_FILES
+    return all((folder / file).is_file() for file in files)
+
+
+def available_datasets() -> list[DatasetInfo]:
+    """Describe every data set of :data:`DATASET_NAMES`, saying which are in the cache.
+
+    Returns
+    -------
+    list of DatasetInfo
+        In the order of :data:`DATASET_NAMES`.
+    """
+    home = data_home()
+    return [DatasetInfo(name, *_CATALOGUE[name], cached=_is_cached(name, home / name))
+            for name in DATASET_NAMES]
+
+
+def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None,
+                 download: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load a benchmark data set, scaled as in the DEC paper's code.
+
+    ``"digits"``: scikit-learn's 1,797 8x8 digits divided by 16, in [0, 1].
+    ``"mnist"``, ``"fashion-mnist"``: the 70,000 28x28 images (train then test), pixels
+    multiplied by 0.02 (values in [0, 5.1]) as the DEC authors do.
+    ``"usps"``: the 9,298 16x16 digits of the LIBSVM files ``usps.bz2`` and ``usps.t.bz2``
+    (train then test), whose features in [-1, 1] are mapped to [0, 1] by ``(x + 1) / 2``;
+    labels 1..10 become 0..9.
+    ``"reuters10k"``: REUTERS-10K of the DEC paper, built from the RCV1 corpus that
+    :func:`sklearn.datasets.fetch_rcv1` downloads (about 650 MB) into ``data_dir / "RCV1"``:
+    10,000 documents drawn with ``np.random.RandomState(0)`` among those under exactly one of
+    the root categories CCAT, ECAT, GCAT, MCAT (labels 0 to 3), and the 2,000 words of highest
+    document frequency among them. RCV1's log(1 + tf) * idf weights are kept, each row is
+    L2-normalised again over those words, then multiplied by sqrt(2000) so that
+    ``(1/d) |x|^2 = 1`` as in the DEC authors' code.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATASET_NAMES`.
+    data_dir : str or os.PathLike, optional
+        Folder of the data set's files; default ``data_home() / name``. Files already there
+        are used without network and without checking their hash (which a re-compressed
+        copy would fail); they are validated by parsing instead. Missing files are
+        downloaded into it. Ignored for ``"digits"``.
+    download : bool, default=True
+        Download missing files; if false, missing files raise :class:`DatasetError`.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), dtype float32
+    y : ndarray of shape (n_samples,), dtype int64
+        The true classes, for evaluation only.
+
+    Raises
+    ------
+    DatasetError
+        On an unknown name, missing files (with ``download=False``), a failed download or
+        hash mismatch (no partial file is kept), or a malformed file (naming it).
+    """
+    if name not in DATASET_NAMES:
+        raise DatasetError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}")
+    folder = data_home() / name if data_dir is None else Path(data_dir).expanduser()
+    if name == "digits":
+        X, y = _load_digits()
+    elif name == "usps":
+        X, y = _load_usps(folder, download)
+    elif name == "reuters10k":
+        X, y = _load_reuters10k(folder, download)
+    else:
+        X, y = _load_idx_images(name, folder, download)
+    logger.info("loaded %s: %d samples, %d features", name, X.shape[0], X.shape[1])
+    return X, y
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    X, y = sklearn_datasets.load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y.astype(np.int64)
+
+
+def _fetch_files(name: str, folder: Path, files: Sequence[str], download: bool) -> list[Path]:
+    """Paths of ``files`` in ``folder``, downloading those missing if ``download``."""
+    missing = [file for file in files if not (folder / file).is_file()]
+    if missing and not download:
+        raise DatasetError(
+            f"{name}: {', '.join(missing)} missing from {folder}; put them there (from "
+            f"{BASE_URLS[name]}) or load with download=True"
+        )
+    for file in missing:
+        _download(name, file, folder)
+    return [folder / file for file in files]
+
+
+@contextlib.contextmanager
+def _quiet_pooch() -> Iterator[None]:
+    """Silence pooch's own logger (it writes to stderr), so that only this module's logger speaks."""
+    pooch_logger = pooch.get_logger()
+    level = pooch_logger.level
+    pooch_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        pooch_logger.setLevel(level)
+
+
+def _download(name: str, file: str, folder: Path) -> None:
+    """Download one file into ``folder`` through a temporary file that pooch removes on failure."""
+    url = BASE_URLS[name] + file
+    logger.info("downloading %s to %s", url, folder)
+    try:
+        with _quiet_pooch():
+            pooch.retrieve(url, known_hash=FILE_HASHES[name][file], fname=file, path=folder,
+                           progressbar=False)
+    except requests.RequestException as error:
+        raise DatasetError(f"{name}: downloading {url} failed: {_one_line(error)}") from None
+    except ValueError:
+        raise DatasetError(
+            f"{name}: {url} does not match its known hash {FILE_HASHES[name][file]} "
+            "(corrupted or changed upstream); nothing was kept"
+        ) from None
+    except OSError as error:
+        raise DatasetError(f"{name}: cannot write {folder / file}: {_one_line(error)}") from None
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _read_idx(path: Path, item_shape: tuple[int, ...]) -> np.ndarray:
+    """Parse a gzipped IDX file of unsigned bytes holding items of shape ``item_shape``."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            raw = stream.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise DatasetError(f"{path}: not a readable gzip file ({_one_line(error)})") from None
+    n_dims = 1 + len(item_shape)
+    header = 4 + 4 * n_dims
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
+        raise DatasetError(f"{path}: not an IDX file of unsigned bytes (wrong magic number)")
+    if raw[3] != n_dims or len(raw) < header:
+        raise DatasetError(f"{path}: expected an IDX file of {n_dims} dimensions")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims))
+    if shape[1:] != item_shape:
+        raise DatasetError(f"{path}: items of shape {shape[1:]}, expected {item_shape}")
+    if len(raw) - header != math.prod(shape):
+        raise DatasetError(
+            f"{path}: {len(raw) - header} data bytes where the header announces "
+            f"{math.prod(shape)} (truncated or corrupted)"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 images and their labels 0..9, checked to match in number."""
+    images = _read_idx(images_path, (28, 28))
+    labels = _read_idx(labels_path, ())
+    if len(images) != len(labels):
+        raise DatasetError(f"{labels_path}: {len(labels)} labels for the {len(images)} images "
+                           f"of {images_path.name}")
+    if labels.size and labels.max() > 9:
+        raise DatasetError(f"{labels_path}: label {labels.max()} outside 0..9")
+    return images, labels
+
+
+def _load_idx_images(name: str, folder: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST or Fashion-MNIST: all images, train then test, as float32 pixels * 0.02."""
+    paths = _fetch_files(name, folder, IDX_FILES, download)
+    train, test = _read_idx_pair(*paths[:2]), _read_idx_pair(*paths[2:])
+    X = np.concatenate([train[0], test[0]]).reshape(-1, 28 * 28).astype(np.float32)
+    X *= np.float32(MNIST_SCALE)
+    return X, np.concatenate([train[1], test[1]]).astype(np.int64)
+
+
+def _read_libsvm_digits(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A bz2 LIBSVM file of 16x16 digits: features in [-1, 1] and labels 1..10."""
+    try:
+        X, y = sklearn_datasets.load_svmlight_file(str(path), n_features=256, dtype=np.float32)
+    except (ValueError, OSError, EOFError) as error:
+        raise DatasetError(f"{path}: not a LIBSVM file of 256 features "
+                           f"({_one_line(error)})") from None
+    X = X.toarray()
+    if X.size and (X.min() < -1 or X.max() > 1):
+        raise DatasetError(f"{path}: features outside [-1, 1]")
+    if not np.all(np.isin(y, np.arange(1, 11))):
+        raise DatasetError(f"{path}: labels outside 1..10")
+    return X, y.astype(np.int64)
+
+
+def _load_usps(folder: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    """USPS: train then test, features mapped from [-1, 1] to [0, 1], labels 1..10 to 0..9."""
+    paths = _fetch_files("usps", folder, USPS_FILES, download)
+    train, test = (_read_libsvm_digits(path) for path in paths)
+    X = (np.concatenate([train[0], test[0]]) + 1) / 2
+    return X.astype(np.float32, copy=False), np.concatenate([train[1], test[1]]) - 1
+
+
+def _load_reuters10k(folder: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    """REUTERS-10K from scikit-learn's RCV1 kept in ``folder / "RCV1"``."""
+    try:
+        rcv1 = sklearn_datasets.fetch_rcv1(data_home=str(folder), download_if_missing=download)
+    except OSError as error:
+        if not download:
+            raise DatasetError(f"reuters10k: RCV1 is not in {folder / 'RCV1'}; load with "
+                               "download=True to fetch it with sklearn.datasets.fetch_rcv1") from None
+        raise DatasetError(f"reuters10k: fetching RCV1 into {folder} failed: "
+                           f"{_one_line(error)}") from None
+    return _reuters10k_features(rcv1.data, rcv1.target, rcv1.target_names)
+
+
+def _reuters10k_features(data, target, target_names: Sequence[str],
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """REUTERS-10K (as in the DEC paper) from the corpus of :func:`sklearn.datasets.fetch_rcv1`.
+
+    Keeps the documents under exactly one of the root categories CCAT, ECAT, GCAT, MCAT
+    (labels 0 to 3 in that order), draws 10,000 of them with ``np.random.RandomState(seed)``
+    and keeps the 2,000 words of highest document frequency among them. RCV1 comes as
+    log(1 + tf) * idf weights with L2-normalised rows; they are not recomputed but each row,
+    restricted to those words, is L2-normalised again, then multiplied by sqrt(2000) so that
+    ``(1/d) |x|^2 = 1`` as in the DEC authors' code (a document with none of the words stays 0).
+
+    Parameters
+    ----------
+    data : sparse matrix of shape (n_documents, n_words)
+        Non-negative tf-idf weights.
+    target : sparse matrix of shape (n_documents, n_categories)
+        Category indicators.
+    target_names : sequence of str
+        Name of each column of ``target``.
+    seed : int, default=0
+        Seed of the draw.
+
+    Returns
+    -------
+    X : ndarray of shape (10000, 2000), dtype float32
+    y : ndarray of shape (10000,), dtype int64
+    """
+    names = [str(name) for name in target_names]
+    absent = [category for category in REUTERS_CATEGORIES if category not in names]
+    if absent:
+        raise DatasetError(f"reuters10k: RCV1 has no category {', '.join(absent)}")
+    columns = [names.index(category) for category in REUTERS_CATEGORIES]
+    roots = sp.csc_array(target)[:, columns].toarray() != 0
+    eligible = np.flatnonzero(roots.sum(axis=1) == 1)
+    if eligible.size < REUTERS_N_DOCUMENTS:
+        raise DatasetError(f"reuters10k: only {eligible.size} RCV1 documents have a single root "
+                           f"category, fewer than {REUTERS_N_DOCUMENTS}")
+    draw = np.random.RandomState(seed).choice(eligible, REUTERS_N_DOCUMENTS, replace=False)
+    chosen = np.sort(draw)
+    documents = sp.csr_array(data)[chosen]
+    frequency = np.asarray((documents > 0).sum(axis=0)).ravel()
+    words = np.sort(np.argsort(-frequency, kind="stable")[:REUTERS_N_WORDS])
+    X = documents[:, words].toarray().astype(np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    X /= np.where(norms > 0, norms, 1) / np.float32(math.sqrt(REUTERS_N_WORDS))
+    return X, np.argmax(roots[chosen], axis=1).astype(np.int64)
+
+
+def load_features(path: str | os.PathLike, *,
+                  label_column: str | int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load a user's feature matrix from a ``.npy``, ``.npz``, ``.csv`` or ``.tsv`` file.
+
+    ``.npy``: a 2-D numeric array, memory-mapped (returned as the read-only memmap itself
+    unless a label column is split off, which copies the features into memory).
+    ``.npz``: the array ``"X"`` (or the only array), labels from an optional array ``"y"``.
+    ``.csv`` / ``.tsv``: comma / tab separated numbers, with an optional header row (taken to
+    be one when none of its feature cells is a number); returned as float32.
+
+    Labels that are all integers are returned as such; any others (e.g. strings) are encoded
+    as int64 codes 0..k-1 in sorted order.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; its extension selects the format.
+    label_column : str or int, optional
+        Column holding the labels, split off from the features: a 0-based index (negative
+        counts from the end), or a header name (text files with a header only).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,), dtype int64, or None
+        The labels, if a label column or a ``"y"`` array was found.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file (and for text files the line and column) on any problem.
+    """
+    path = Path(path)
+    readers: dict[str, Callable[[Path, str | int | None], tuple[np.ndarray, np.ndarray | None]]] = {
+        ".npy": _read_npy, ".npz": _read_npz, ".csv": _read_delimited, ".tsv": _read_delimited}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise DatasetError(f"{path}: unsupported file type {path.suffix!r}; "
+                           "use .npy, .npz, .csv or .tsv")
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    X, y = reader(path, label_column)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise DatasetError(f"{path}: no data (shape {X.shape})")
+    return X, y
+
+
+def _check_features(path: Path, X: np.ndarray) -> np.ndarray:
+    if X.ndim != 2 or X.dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: expected a 2-D numeric array, "
+                           f"found a {X.ndim}-D {X.dtype} array")
+    return X
+
+
+def _encode_labels(values: np.ndarray) -> np.ndarray:
+    """Integer labels as int64; any others as codes of their sorted distinct values."""
+    try:
+        numbers = values.astype(np.float64)
+    except (TypeError, ValueError):
+        numbers = None
+    if numbers is not None and np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)):
+        return numbers.astype(np.int64)
+    return np.unique(values, return_inverse=True)[1].astype(np.int64).ravel()
+
+
+def _split_column(path: Path, X: np.ndarray,
+                  label_column: str | int) -> tuple[np.ndarray, np.ndarray]:
+    """Split the column ``label_column`` (an index) off ``X`` as encoded labels."""
+    if isinstance(label_column, str):
+        raise DatasetError(f"{path}: has no column names; give label_column as an integer index")
+    index = operator.index(label_column)
+    if not -X.shape[1] <= index < X.shape[1]:
+        raise DatasetError(f"{path}: label_column {index} out of range for {X.shape[1]} columns")
+    return np.delete(X, index, axis=1), _encode_labels(np.asarray(X[:, index]))
+
+
+def _read_npy(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """A memory-mapped 2-D array; splitting a label column off copies it into memory."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(6)
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read ({_one_line(error)})") from None
+    if head != b"\x93NUMPY":
+        raise DatasetError(f"{path}: not a .npy file (no NumPy header)")
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DatasetError(f"{path}: not a readable .npy array ({_one_line(error)})") from None
+    _check_features(path, X)
+    return (X, None) if label_column is None else _split_column(path, X, label_column)
+
+
+def _read_npz(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The array "X" (or the only one) and the optional labels "y" of an archive."""
+    if not zipfile.is_zipfile(path):
+        raise DatasetError(f"{path}: not a .npz file (not a zip archive)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DatasetError(f"{path}: not a readable .npz archive ({_one_line(error)})") from None
+    if "X" not in arrays and len(arrays) != 1:
+        raise DatasetError(f"{path}: no array named 'X' among {', '.join(arrays) or 'none'}")
+    X = _check_features(path, arrays["X"] if "X" in arrays else next(iter(arrays.values())))
+    y = arrays.get("y") if "X" in arrays else None
+    if label_column is not None:
+        if y is not None:
+            raise DatasetError(f"{path}: holds labels 'y' already; do not give label_column")
+        return _split_column(path, X, label_column)
+    if y is None:
+        return X, None
+    if y.shape != (X.shape[0],):
+        raise DatasetError(f"{path}: 'y' has shape {y.shape}, expected ({X.shape[0]},)")
+    return X, _encode_labels(y)
+
+
+def _text_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank rows of a comma (.csv) or tab (.tsv) separated file, with their line numbers."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as stream:
+            reader = csv.reader(stream, delimiter=delimiter)
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    yield reader.line_num, row
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(f"{path}: not a readable text table ({_one_line(error)})") from None
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _label_index(path: Path, label_column: str | int | None, header: list[str] | None,
+                 n_columns: int) -> int | None:
+    """0-based index of the label column, or None."""
+    if label_column is None:
+        return None
+    if isinstance(label_column, str):
+        if header is None or label_column not in header:
+            found = f"columns {', '.join(header)}" if header else "no header row"
+            raise DatasetError(f"{path}: no column named {label_column!r} ({found})")
+        return header.index(label_column)
+    index = operator.index(label_column)
+    if not -n_columns <= index < n_columns:
+        raise DatasetError(f"{path}: label_column {index} out of range for {n_columns} columns")
+    return index % n_columns
+
+
+def _parse_row(path: Path, line: int, row: list[str], columns: list[int],
+               header: list[str] | None) -> list[float]:
+    try:
+        return [float(row[column]) for column in columns]
+    except ValueError:
+        column = next(column for column in columns if not _is_number(row[column]))
+        name = f'"{header[column]}"' if header else str(column + 1)
+        raise DatasetError(f"{path}: line {line}, column {name}: "
+                           f"{row[column]!r} is not a number") from None
+
+
+def _read_delimited(path: Path,
+                    label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """A comma (.csv) or tab (.tsv) separated table, read row by row."""
+    rows = _text_rows(path)
+    first = next(rows, None)
+    if first is None:
+        raise DatasetError(f"{path}: empty file")
+    first_line, first_row = first
+    n_columns = len(first_row)
+    by_index = None if isinstance(label_column, str) else _label_index(path, label_column, None, n_columns)
+    has_header = not any(_is_number(cell) for column, cell in enumerate(first_row) if column != by_index)
+    header = [cell.strip() for cell in first_row] if has_header else None
+    label = _label_index(path, label_column, header, n_columns)
+    columns = [column for column in range(n_columns) if column != label]
+    if not columns:
+        raise DatasetError(f"{path}: no feature columns besides the labels")
+    values, labels = array.array("d"), []
+    for line, row in rows if has_header else itertools.chain([first], rows):
+        if len(row) != n_columns:
+            raise DatasetError(f"{path}: line {line} has {len(row)} columns, "
+                               f"line {first_line} has {n_columns}")
+        values.extend(_parse_row(path, line, row, columns, header))
+        if label is not None:
+            labels.append(row[label].strip())
+    X = np.frombuffer(values, dtype=np.float64).reshape(-1, len(columns)).astype(np.float32)
+    return X, (None if label is None else _encode_labels(np.asarray(labels)))
+
+
+def load_labels(path: str | os.PathLike, *, column: str | int | None = None,
+                preferred: Sequence[str] = ()) -> np.ndarray:
+    """Load one column of labels from a 1-D ``.npy`` file or a ``.csv``/``.tsv`` table.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    column : str or int, optional
+        A header name or a 0-based index (text files). By default, the first of the header
+        names in ``preferred`` that the file has, else its only column.
+    preferred : sequence of str
+        Column names to look for when ``column`` is not given.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), dtype int64
+        Integer labels as they are, other labels as codes of their sorted distinct values.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file on any problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    if path.suffix.lower() == ".npy":
+        values, _ = _read_npy_vector(path)
+        return _encode_labels(values)
+    if path.suffix.lower() not in (".csv", ".tsv"):
+        raise DatasetError(f"{path}: unsupported label file type {path.suffix!r}; use .npy, .csv or .tsv")
+    return _read_label_column(path, column, preferred)
+
+
+def _read_npy_vector(path: Path) -> tuple[np.ndarray, None]:
+    try:
+        values = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DatasetError(f"{path}: not a readable .npy array ({_one_line(error)})") from None
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or values.size == 0:
+        raise DatasetError(f"{path}: expected a non-empty 1-D array of labels, found shape {values.shape}")
+    return values, None
+
+
+def _read_label_column(path: Path, column: str | int | None, preferred: Sequence[str]) -> np.ndarray:
+    rows = _text_rows(path)
+    first = next(rows, None)
+    if first is None:
+        raise DatasetError(f"{path}: empty file")
+    first_line, first_row = first
+    has_header = not all(_is_number(cell) for cell in first_row)
+    header = [cell.strip() for cell in first_row] if has_header else None
+    if column is None:
+        column = next((name for name in preferred if header and name in header), None)
+    if column is None and len(first_row) != 1:
+        raise DatasetError(f"{path}: has {len(first_row)} columns; say which one holds the labels")
+    index = _label_index(path, 0 if column is None else column, header, len(first_row))
+    labels = []
+    for line, row in rows if has_header else itertools.chain([first], rows):
+        if len(row) != len(first_row):
+            raise DatasetError(f"{path}: line {line} has {len(row)} columns, line {first_line} has {len(first_row)}")
+        labels.append(row[index].strip())
+    if not labels:
+        raise DatasetError(f"{path}: no labels below the header")
+    return _encode_labels(np.asarray(labels))

@@ -1,0 +1,101 @@
+"""DEC parameters from the command line and TOML files, and the resolved configuration written back."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .estimator import DEC
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+# Parameters the command line sets in other ways: a given network cannot come from a flag,
+# and progress output follows --quiet.
+_NOT_FLAGS = ("autoencoder", "verbose")
+
+
+def estimator_defaults() -> dict[str, Any]:
+    """DEC's constructor parameters and their defaults, minus those the CLI sets itself."""
+    signature = inspect.signature(DEC.__init__)
+    return {name: p.default for name, p in signature.parameters.items()
+            if name != "self" and name not in _NOT_FLAGS}
+
+
+def parameter_help() -> dict[str, str]:
+    """First sentence of each parameter's description in DEC's docstring."""
+    section = DEC.__doc__.split("Parameters\n    ----------\n", 1)[1].split("Attributes\n", 1)[0]
+    helps = {}
+    for match in re.finditer(r"^    (\w+) : [^\n]*\n((?:        [^\n]*\n)+)", section, flags=re.MULTILINE):
+        text = " ".join(match.group(2).split()).replace("``", "")
+        helps[match.group(1)] = text.split(". ")[0].rstrip(".").replace("%", "%%")
+    return helps
+
+
+def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--flag`` per DEC parameter; absent flags leave the value unset."""
+    group = parser.add_argument_group("DEC parameters (defaults as in the Python API)")
+    helps = parameter_help()
+    for name, default in estimator_defaults().items():
+        flag = "--" + name.replace("_", "-")
+        text = f"{helps.get(name, '')} (default: {default})"
+        if isinstance(default, tuple):
+            group.add_argument(flag, dest=name, type=int, nargs="+", default=argparse.SUPPRESS, help=text)
+        elif name == "random_state":
+            group.add_argument(flag, dest=name, type=int, default=argparse.SUPPRESS, help=text)
+        else:
+            group.add_argument(flag, dest=name, type=type(default), default=argparse.SUPPRESS, help=text)
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """DEC parameters from a TOML file of ``name = value`` lines (names as in the Python API).
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read or parsed, or names an unknown parameter.
+    """
+    path = Path(path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the configuration ({error.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a valid TOML file ({error})") from None
+    known = estimator_defaults()
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"{path}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(known)}")
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
+
+
+def explicit_parameters(namespace: argparse.Namespace) -> dict[str, Any]:
+    """The DEC parameters a user set: ``--config`` values, overridden by explicit flags."""
+    explicit = read_config(namespace.config) if getattr(namespace, "config", None) else {}
+    explicit.update({name: getattr(namespace, name) for name in estimator_defaults() if hasattr(namespace, name)})
+    if "hidden_dims" in explicit:
+        explicit["hidden_dims"] = tuple(explicit["hidden_dims"])
+    return explicit
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def config_text(parameters: dict[str, Any]) -> str:
+    """The parameters as TOML that :func:`read_config` reads back (``None`` values are omitted)."""
+    lines = ["# DEC parameters of this run; rerun with: decluster fit --config config.toml ..."]
+    lines += [f"{name} = {_toml_value(value)}" for name, value in parameters.items() if value is not None]
+    return "\n".join(lines) + "\n"
