@@ -102,6 +102,22 @@ def _make_optimizer(parameters, settings: PretrainSettings) -> torch.optim.Optim
     return torch.optim.Adam(parameters, lr=settings.lr)
 
 
+def reconstruction_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The paper's least-squares loss: ``(1/b) sum_i 0.5 |x_i - y_i|^2``.
+
+    Parameters
+    ----------
+    output, target : torch.Tensor of shape (b, m)
+
+    Returns
+    -------
+    torch.Tensor of shape ()
+        Half the squared error summed over features, averaged over the rows (the scale of
+        the DEC authors' Caffe loss, so that their SGD learning rate of 0.1 carries over).
+    """
+    return 0.5 * (output - target).pow(2).sum(dim=1).mean()
+
+
 def train_reconstruction(
     reconstruct: Callable[[torch.Tensor], torch.Tensor],
     parameters: list[nn.Parameter],
@@ -112,7 +128,7 @@ def train_reconstruction(
     description: str = "pretraining",
     verbose: bool = False,
 ) -> list[float]:
-    """Minimise the mean squared reconstruction error of ``inputs`` by mini-batch descent.
+    """Minimise the reconstruction error of ``inputs`` by mini-batch descent.
 
     Parameters
     ----------
@@ -134,7 +150,7 @@ def train_reconstruction(
     Returns
     -------
     list of float
-        Mean reconstruction error of each epoch.
+        Mean :func:`reconstruction_error` of each epoch.
     """
     optimizer = _make_optimizer(parameters, settings)
     total_steps = epochs * math.ceil(len(inputs) / settings.batch_size)
@@ -146,14 +162,14 @@ def train_reconstruction(
         total = torch.zeros((), device=inputs.device)
         for index in shuffled_batches(len(inputs), settings.batch_size, generator):
             batch = inputs[index]
-            loss = torch.nn.functional.mse_loss(reconstruct(batch), batch)
+            loss = reconstruction_error(reconstruct(batch), batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             total += loss.detach() * len(index)
         losses.append(float(total) / len(inputs))
-        logger.info("%s epoch %d/%d: reconstruction MSE %.5g", description, epoch + 1, epochs, losses[-1])
+        logger.info("%s epoch %d/%d: reconstruction error %.5g", description, epoch + 1, epochs, losses[-1])
     return losses
 
 

@@ -32,9 +32,11 @@ _SEED_BOUND = np.iinfo(np.int32).max
 @contextmanager
 def _stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
     """Record the wall time of the block in ``times[name]``."""
+    logger.debug("phase %s started", name)
     start = time.perf_counter()
     yield
     times[name] = time.perf_counter() - start
+    logger.debug("phase %s took %.2f s", name, times[name])
 
 
 def _kmeans_centers(encoder: torch.nn.Module, data: torch.Tensor, n_clusters: int, n_init: int,

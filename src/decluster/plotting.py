@@ -284,7 +284,7 @@ def _log_if_wide(ax: Axes, values: np.ndarray) -> None:
 
 
 def _draw_pretraining(ax: Axes, pretrain_losses: Mapping[str, list[float]]) -> None:
-    """Per-epoch reconstruction MSE of the stages, one after another on one x axis."""
+    """Per-epoch reconstruction error of the stages, one after another on one x axis."""
     ax.set_title("autoencoder pretraining")
     stages = [(name, np.asarray(losses, dtype=np.float64))
               for name, losses in pretrain_losses.items() if len(losses)]
@@ -304,7 +304,7 @@ def _draw_pretraining(ax: Axes, pretrain_losses: Mapping[str, list[float]]) -> N
     _log_if_wide(ax, np.concatenate([losses for _, losses in stages]))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch (stages in sequence)")
-    ax.set_ylabel("reconstruction MSE")
+    ax.set_ylabel("reconstruction error ½‖x − x̂‖²")
     ax.legend(title="stage", fontsize="small", loc="best")
 
 
@@ -358,7 +358,7 @@ def _draw_label_changes(ax: Axes, iterations: np.ndarray, changes: np.ndarray, t
 def plot_training_curves(pretrain_losses: dict[str, list[float]], history, *, tol: float | None = None) -> Figure:
     """Draw the pretraining reconstruction error and the clustering phase's progress.
 
-    Three panels: the per-epoch reconstruction MSE of each pretraining stage, stages one
+    Three panels: the per-epoch reconstruction error of each pretraining stage, stages one
     after another; KL(P || Q) at each target update; and the fraction of labels changed at
     each update (log scale), with the stopping threshold ``tol`` when given. A panel
     without data says so.

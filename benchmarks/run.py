@@ -1,0 +1,188 @@
+"""Run a named benchmark: every seed in its own process, then one JSON record and a README row.
+
+Usage, from the repository root::
+
+    python benchmarks/run.py mnist --data-dir ../shared/datasets/mnist          # 5 seeds, defaults
+    python benchmarks/run.py mnist-quick --data-dir ../shared/datasets/mnist    # 3 seeds, 10,000 images
+    python benchmarks/run.py digits                                             # 5 seeds, offline
+    python benchmarks/run.py mnist --mode paper --paper-fraction 0.1 --seeds 0  # the paper's recipe
+
+``--mode default`` uses DEC's default parameters untouched. ``--mode paper`` uses the DEC paper's
+pretraining recipe: greedy layer-wise denoising autoencoders (dropout 0.2), SGD with momentum 0.9
+at learning rate 0.1 divided by 10 every 40% of a stage, 50,000 iterations per layer pair and
+100,000 of fine-tuning at batch size 256 (``--paper-fraction`` scales those counts down).
+The record goes to ``benchmarks/results/`` and a row is added to the README's results table.
+The ``scaling`` benchmark lives in ``benchmarks/scaling.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from decluster import DEC, evaluate
+from decluster.datasets import load_dataset
+from memory import PhaseMemory
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+TABLE_END = "<!-- benchmark-results:end -->"
+
+# name -> (data set, number of leading samples used or None for all, default seeds)
+BENCHMARKS = {
+    "mnist": ("mnist", None, (0, 1, 2, 3, 4)),
+    "mnist-quick": ("mnist", 10_000, (0, 1, 2)),
+    "digits": ("digits", None, (0, 1, 2, 3, 4)),
+}
+PAPER_LAYER_ITERATIONS, PAPER_FINETUNE_ITERATIONS, PAPER_BATCH = 50_000, 100_000, 256
+
+
+def paper_parameters(n_samples: int, fraction: float) -> dict:
+    """The DEC paper's pretraining recipe, its iteration counts turned into epochs for n_samples."""
+    epochs = lambda iterations: max(1, math.ceil(fraction * iterations * PAPER_BATCH / n_samples))  # noqa: E731
+    return dict(pretrain="layerwise", pretrain_optimizer="sgd", pretrain_lr=0.1, pretrain_lr_schedule="step",
+                pretrain_batch_size=PAPER_BATCH, dropout=0.2, layer_epochs=epochs(PAPER_LAYER_ITERATIONS),
+                finetune_epochs=epochs(PAPER_FINETUNE_ITERATIONS))
+
+
+def load(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    dataset, n_samples, _ = BENCHMARKS[name]
+    X, y = load_dataset(dataset, data_dir=data_dir if dataset != "digits" else None)
+    return (X, y) if n_samples is None else (X[:n_samples], y[:n_samples])
+
+
+def run_seed(args: argparse.Namespace) -> dict:
+    """One fit in this process: phase times, peak memory and scores."""
+    memory = PhaseMemory().start()
+    start = time.perf_counter()
+    X, y = load(args.benchmark, args.data_dir)
+    load_time = time.perf_counter() - start
+    memory.enter("pretrain")
+    parameters = paper_parameters(len(X), args.paper_fraction) if args.mode == "paper" else {}
+    model = DEC(n_clusters=int(np.unique(y).size), random_state=args.seed, device=args.device, **parameters)
+    model.fit(X)
+    scores = evaluate(y, model.labels_)
+    memory.stop()
+    return {
+        "seed": args.seed, "accuracy": scores.accuracy, "nmi": scores.nmi, "ari": scores.ari,
+        "n_iter": model.n_iter_, "converged": model.converged_,
+        "seconds": {"load": load_time, **model.phase_times_, "total": time.perf_counter() - start},
+        "peak_rss_mb": memory.peaks_mb(), "device": str(model.device_),
+        "parameters": {k: v for k, v in model.get_params().items() if k != "autoencoder"},
+    }
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "gpu": gpu, "python": platform.python_version()}
+
+
+def git_commit() -> str:
+    result = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return result.stdout.strip() + ("+dirty" if dirty else "") if result.returncode == 0 else "unknown"
+
+
+def run_all(args: argparse.Namespace) -> dict:
+    """Each seed in a fresh process (so peak memory is per run), then the summary record."""
+    runs = []
+    for seed in args.seeds:
+        with tempfile.NamedTemporaryFile(suffix=".json") as handle:
+            command = [sys.executable, __file__, args.benchmark, "--mode", args.mode, "--seed-only", str(seed),
+                       "--device", args.device, "--paper-fraction", str(args.paper_fraction), "--json", handle.name]
+            if args.data_dir:
+                command += ["--data-dir", str(args.data_dir)]
+            subprocess.run(command, check=True)
+            runs.append(json.loads(Path(handle.name).read_text()))
+        print(f"seed {seed}: ACC {runs[-1]['accuracy']:.4f}  {runs[-1]['seconds']['total']:.0f} s", flush=True)
+    return summarise(args, runs)
+
+
+def summarise(args: argparse.Namespace, runs: list[dict]) -> dict:
+    def stats(key: str) -> dict:
+        values = [run[key] for run in runs]
+        return {"mean": statistics.fmean(values), "std": statistics.pstdev(values),
+                "min": min(values), "max": max(values)}
+
+    return {
+        "benchmark": args.benchmark, "mode": args.mode, "paper_fraction": args.paper_fraction,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
+        "machine": machine(), "seeds": list(args.seeds),
+        "accuracy": stats("accuracy"), "nmi": stats("nmi"), "ari": stats("ari"),
+        "median_seconds": statistics.median(run["seconds"]["total"] for run in runs),
+        "peak_rss_mb": max(max(run["peak_rss_mb"].values()) for run in runs),
+        "runs": runs,
+    }
+
+
+def readme_row(record: dict) -> str:
+    acc = record["accuracy"]
+    mode = record["mode"] if record["mode"] != "paper" or record["paper_fraction"] == 1 else \
+        f"paper ×{record['paper_fraction']:g}"
+    hardware = record["machine"]["gpu"] or f"{record['machine']['cores']}-core CPU"
+    return (f"| {record['benchmark']} | {mode} | {len(record['seeds'])} | {acc['mean']:.3f} ± {acc['std']:.3f} "
+            f"| {acc['min']:.3f} | {acc['max']:.3f} | {record['nmi']['mean']:.3f} | {record['ari']['mean']:.3f} "
+            f"| {record['median_seconds']:.0f} s | {record['peak_rss_mb']:.0f} MB | {hardware} "
+            f"| {record['commit']} |")
+
+
+def append_to_readme(row: str) -> None:
+    text = README.read_text()
+    if TABLE_END not in text:
+        raise SystemExit(f"{README}: no line {TABLE_END!r} to put the row before")
+    README.write_text(text.replace(TABLE_END, row + "\n" + TABLE_END, 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
+    parser.add_argument("--mode", choices=("default", "paper"), default="default")
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: the benchmark's own seeds")
+    parser.add_argument("--data-dir", type=Path, help="folder holding the data set's files (else the cache)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--paper-fraction", type=float, default=1.0, help="with --mode paper: scale the iterations")
+    parser.add_argument("--no-readme", action="store_true", help="do not add a row to the README")
+    parser.add_argument("--seed-only", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.seed_only is not None:
+        args.seed = args.seed_only
+        args.json.write_text(json.dumps(run_seed(args), indent=2))
+        return
+    args.seeds = args.seeds or BENCHMARKS[args.benchmark][2]
+    record = run_all(args)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    path = RESULTS / f"{args.benchmark}-{args.mode}-{stamp}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    row = readme_row(record)
+    print(row)
+    print(f"record: {path}")
+    if not args.no_readme:
+        append_to_readme(row)
+
+
+if __name__ == "__main__":
+    main()
