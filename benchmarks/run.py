@@ -99,8 +99,9 @@ def machine() -> dict:
 
 
 def git_commit() -> str:
+    """The commit checked out, marked "+dirty" if the library's source differs from it."""
     result = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
                            capture_output=True, text=True).stdout.strip()
     return result.stdout.strip() + ("+dirty" if dirty else "") if result.returncode == 0 else "unknown"
 

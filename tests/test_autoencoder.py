@@ -88,3 +88,17 @@ def test_pretraining_reduces_reconstruction_error(digits, mode, optimizer, lr):
     expected = ["layer 1", "layer 2", "fine-tuning"] if mode == "layerwise" else ["fine-tuning"]
     assert list(losses) == expected
     assert all(len(values) == (3 if name.startswith("layer") else 5) for name, values in losses.items())
+
+
+def test_wide_codes_are_recomputed_not_kept():
+    from decluster.autoencoder import _layer_pair_functions, _next_inputs
+
+    model = StackedAutoencoder([6, 12, 3], generator=torch.Generator().manual_seed(0))
+    data = torch.randn(50, 6, generator=torch.Generator().manual_seed(1))
+    _, encode, _ = _layer_pair_functions(model, 0, 0.2, torch.Generator())
+    kept, lift = _next_inputs(data, None, encode, keep=False)
+    assert kept is data
+    with torch.no_grad():
+        torch.testing.assert_close(lift(data), torch.relu(model.layer_pair(0)[0](data)))
+    cached, no_lift = _next_inputs(data, None, encode, keep=True)
+    assert no_lift is None and cached.shape == (50, 12)

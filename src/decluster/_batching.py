@@ -50,6 +50,9 @@ def map_in_batches(
 ) -> torch.Tensor:
     """Apply ``function`` to consecutive row blocks of ``data`` without gradients.
 
+    The outputs are written into one preallocated tensor, so the peak memory is that of the
+    result plus one block.
+
     Parameters
     ----------
     function : callable
@@ -60,6 +63,14 @@ def map_in_batches(
     Returns
     -------
     torch.Tensor of shape (n_samples, ...)
-        The outputs, concatenated in order.
+        The outputs, in order.
     """
-    return torch.cat([function(block) for block in data.split(batch_size)])
+    blocks = data.split(batch_size)
+    first = function(blocks[0])
+    result = first.new_empty((len(data), *first.shape[1:]))
+    result[: len(first)] = first
+    start = len(first)
+    for block in blocks[1:]:
+        result[start: start + len(block)] = function(block)
+        start += len(block)
+    return result

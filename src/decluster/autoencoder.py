@@ -127,6 +127,7 @@ def train_reconstruction(
     generator: torch.Generator,
     description: str = "pretraining",
     verbose: bool = False,
+    lift: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> list[float]:
     """Minimise the reconstruction error of ``inputs`` by mini-batch descent.
 
@@ -146,6 +147,8 @@ def train_reconstruction(
         Name shown in the progress bar and the log.
     verbose : bool
         Show a progress bar.
+    lift : callable, optional
+        Applied without gradients to each batch of ``inputs`` to give the rows to reconstruct.
 
     Returns
     -------
@@ -162,6 +165,9 @@ def train_reconstruction(
         total = torch.zeros((), device=inputs.device)
         for index in shuffled_batches(len(inputs), settings.batch_size, generator):
             batch = inputs[index]
+            if lift is not None:
+                with torch.no_grad():
+                    batch = lift(batch)
             loss = reconstruction_error(reconstruct(batch), batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -207,7 +213,9 @@ def pretrain_layerwise(
 
     Each layer pair learns to reconstruct the previous pair's clean codes from a copy
     corrupted by dropout (``settings.dropout``) on its input and hidden units, for
-    ``settings.layer_epochs`` epochs. Trains ``autoencoder`` in place.
+    ``settings.layer_epochs`` epochs. Codes no wider than the data are computed once and kept;
+    wider ones (the 2000 units of the default network) are recomputed batch by batch from the
+    last kept codes, which keeps the memory near that of the data. Trains ``autoencoder`` in place.
 
     Returns
     -------
@@ -215,16 +223,27 @@ def pretrain_layerwise(
         Per-epoch reconstruction error of each layer pair, ``"layer 1"`` first.
     """
     losses = {}
-    codes = data
-    for depth in range(len(autoencoder.dims) - 1):
+    kept, lift = data, None  # the inputs of the current pair are lift(kept rows)
+    n_pairs = len(autoencoder.dims) - 1
+    for depth in range(n_pairs):
         denoise, encode, parameters = _layer_pair_functions(autoencoder, depth, settings.dropout, generator)
         name = f"layer {depth + 1}"
         losses[name] = train_reconstruction(
-            denoise, parameters, codes, settings.layer_epochs, settings, generator, name, verbose
+            denoise, parameters, kept, settings.layer_epochs, settings, generator, name, verbose, lift
         )
-        if depth < len(autoencoder.dims) - 2:
-            codes = map_in_batches(encode, codes)
+        if depth < n_pairs - 1:
+            kept, lift = _next_inputs(kept, lift, encode, autoencoder.dims[depth + 1] <= data.shape[1])
     return losses
+
+
+def _next_inputs(
+    kept: torch.Tensor, lift: Callable | None, encode: Callable, keep: bool
+) -> tuple[torch.Tensor, Callable | None]:
+    """Inputs of the next layer pair: computed and kept if ``keep``, else a longer ``lift``."""
+    step = encode if lift is None else (lambda x: encode(lift(x)))
+    if keep:
+        return map_in_batches(step, kept), None
+    return kept, step
 
 
 def pretrain_autoencoder(
