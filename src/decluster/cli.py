@@ -95,11 +95,10 @@ def _scores(y, labels) -> dict[str, float]:
     return {"accuracy": scores.accuracy, "nmi": scores.nmi, "ari": scores.ari}
 
 
-def write_plots(model: DEC, X, y, out: Path, max_points: int = 2000) -> list[Path]:
+def write_plots(model: DEC, X, y, labels: np.ndarray, out: Path, max_points: int = 2000) -> list[Path]:
     """The embedding map, the training curves and (with labels) the confusion matrix, as PNGs."""
     from .plotting import plot_confusion, plot_embedding, plot_training_curves, save_figure
 
-    labels = model.predict(X)
     figures = {
         "embedding.png": plot_embedding(model.transform(X), labels, model.cluster_centers_, true_labels=y,
                                         max_points=max_points, random_state=0),
@@ -132,7 +131,7 @@ def command_fit(args: argparse.Namespace) -> int:
     }
     _write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     _write_text(out / "config.toml", config_text(parameters))
-    pictures = [] if args.no_plots else write_plots(model, X, y, out, args.plot_points)
+    pictures = [] if args.no_plots else write_plots(model, X, y, proba.argmax(axis=1), out, args.plot_points)
     _print_fit_summary(metrics, out, pictures)
     return 0
 
@@ -183,7 +182,7 @@ def command_plot(args: argparse.Namespace) -> int:
     """Draw the embedding, the training curves and (with labels) the confusion matrix of a model."""
     model = DEC.load(args.model, device=args.device)
     X, y, _ = load_input(args)
-    for path in write_plots(model, X, y, args.out, args.plot_points):
+    for path in write_plots(model, X, y, model.predict(X), args.out, args.plot_points):
         print(f"wrote {path}")
     return 0
 

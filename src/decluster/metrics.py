@@ -39,6 +39,43 @@ def _check_label_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return y_true, y_pred
 
 
+@dataclass(frozen=True)
+class LabelMatching:
+    """The best one-to-one map of clusters to classes.
+
+    Attributes
+    ----------
+    counts : ndarray of shape (n_classes, n_clusters)
+        Contingency table, rows and columns in sorted label order.
+    rows, cols : ndarray of shape (min(n_classes, n_clusters),)
+        Matched pairs: class ``rows[i]`` goes with cluster ``cols[i]``.
+    """
+
+    counts: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+
+
+def match_labels(y_true, y_pred) -> LabelMatching:
+    """Match clusters to classes with the Hungarian algorithm on the contingency table.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Reference labels.
+    y_pred : array-like of shape (n_samples,)
+        Cluster labels; their number may differ from the number of classes.
+
+    Returns
+    -------
+    LabelMatching
+    """
+    y_true, y_pred = _check_label_pair(y_true, y_pred)
+    counts = contingency_matrix(y_true, y_pred)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return LabelMatching(counts=counts, rows=rows, cols=cols)
+
+
 def cluster_accuracy(y_true, y_pred) -> float:
     """Clustering accuracy: the fraction of points correct under the best cluster-to-class map.
 
@@ -60,10 +97,8 @@ def cluster_accuracy(y_true, y_pred) -> float:
     float
         Accuracy in [0, 1].
     """
-    y_true, y_pred = _check_label_pair(y_true, y_pred)
-    counts = contingency_matrix(y_true, y_pred)
-    rows, cols = linear_sum_assignment(counts, maximize=True)
-    return float(counts[rows, cols].sum() / y_true.size)
+    matching = match_labels(y_true, y_pred)
+    return float(matching.counts[matching.rows, matching.cols].sum() / matching.counts.sum())
 
 
 def evaluate(y_true, y_pred) -> ClusteringScores:

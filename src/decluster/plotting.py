@@ -26,12 +26,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
-from scipy.optimize import linear_sum_assignment
 from sklearn.manifold import TSNE
-from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils import check_random_state
 
-from .metrics import _check_label_pair
+from .metrics import _check_label_pair, match_labels
 from .persistence import atomic_write_bytes
 
 EMBEDDING_METHODS = ("auto", "tsne", "umap")
@@ -429,8 +427,8 @@ def matched_confusion(y_true, y_pred) -> MatchedConfusion:
     """
     y_true, y_pred = _check_label_pair(y_true, y_pred)
     classes, clusters = np.unique(y_true), np.unique(y_pred)
-    counts = contingency_matrix(y_true, y_pred)
-    rows, cols = linear_sum_assignment(counts, maximize=True)
+    matching = match_labels(y_true, y_pred)
+    counts, rows, cols = matching.counts, matching.rows, matching.cols
     row_order = np.concatenate([rows, np.setdiff1d(np.arange(len(classes)), rows)])
     spare = np.setdiff1d(np.arange(len(clusters)), cols)
     # unmatched clusters go right, ordered by the display row of their largest class
