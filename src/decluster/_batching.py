@@ -5,41 +5,63 @@ A multi-process version replaces these functions with ones that walk a shard.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 
 INFERENCE_BATCH_SIZE = 4096
 
 
-def shuffled_batches(
-    n_samples: int, batch_size: int, generator: torch.Generator
-) -> Iterator[torch.Tensor]:
-    """Yield index tensors covering ``range(n_samples)`` once, in a random order.
+class BatchCursor:
+    """A resumable walk over the rows in shuffled mini-batches, reshuffling after every pass.
+
+    A new random order is drawn from ``generator`` when the first batch of a pass is asked
+    for. The position in the current pass and its order are the whole state, so a walk can be
+    saved and continued exactly (see :meth:`state` and :meth:`restore`).
 
     Parameters
     ----------
     n_samples : int
         Number of rows in the data.
     batch_size : int
-        Rows per batch; the last batch may be smaller.
+        Rows per batch; the last batch of a pass may be smaller.
     generator : torch.Generator
         Source of randomness; its device decides where the indices live.
-
-    Yields
-    ------
-    torch.Tensor of shape (<= batch_size,), dtype int64
     """
-    order = torch.randperm(n_samples, generator=generator, device=generator.device)
-    yield from order.split(batch_size)
 
+    def __init__(self, n_samples: int, batch_size: int, generator: torch.Generator) -> None:
+        self.n_samples, self.batch_size, self.generator = n_samples, batch_size, generator
+        self.order: torch.Tensor | None = None
+        self.position = n_samples
 
-def endless_batches(
-    n_samples: int, batch_size: int, generator: torch.Generator
-) -> Iterator[torch.Tensor]:
-    """Yield index batches forever, reshuffling after every pass over the data."""
-    while True:
-        yield from shuffled_batches(n_samples, batch_size, generator)
+    @property
+    def pass_finished(self) -> bool:
+        """Whether the last batch handed out ended a pass over the data."""
+        return self.position >= self.n_samples
+
+    def next(self) -> torch.Tensor:
+        """Indices of the next batch, a tensor of shape (<= batch_size,) and dtype int64."""
+        if self.pass_finished:
+            self.order = torch.randperm(self.n_samples, generator=self.generator, device=self.generator.device)
+            self.position = 0
+        index = self.order[self.position: self.position + self.batch_size]
+        self.position += len(index)
+        return index
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+        """The tensors and JSON values that :meth:`restore` needs."""
+        tensors = {} if self.order is None else {"order": self.order}
+        return tensors, {"position": self.position}
+
+    def restore(self, tensors: dict[str, torch.Tensor], values: dict[str, int]) -> None:
+        """Continue the walk saved by :meth:`state`."""
+        position = int(values["position"])
+        order = tensors.get("order")
+        if not 0 <= position <= self.n_samples or (order is None and position < self.n_samples) or (
+                order is not None and order.shape != (self.n_samples,)):
+            raise ValueError("saved batch order does not match the data")
+        self.position = position
+        self.order = None if order is None else order.to(self.generator.device)
 
 
 @torch.no_grad()

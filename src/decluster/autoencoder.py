@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._batching import map_in_batches, shuffled_batches
+from ._batching import BatchCursor, map_in_batches
+from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import PretrainSettings
 
 logger = logging.getLogger(__name__)
@@ -125,9 +127,10 @@ def train_reconstruction(
     epochs: int,
     settings: PretrainSettings,
     generator: torch.Generator,
-    description: str = "pretraining",
+    stage: str = "pretraining",
     verbose: bool = False,
     lift: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    session: FitSession | None = None,
 ) -> list[float]:
     """Minimise the reconstruction error of ``inputs`` by mini-batch descent.
 
@@ -143,40 +146,81 @@ def train_reconstruction(
         Optimizer, learning rate, schedule and batch size.
     generator : torch.Generator
         Shuffles the batches.
-    description : str
-        Name shown in the progress bar and the log.
+    stage : str
+        Name of this stage in the progress bar, the log, errors and checkpoints.
     verbose : bool
         Show a progress bar.
     lift : callable, optional
         Applied without gradients to each batch of ``inputs`` to give the rows to reconstruct.
+    session : FitSession, optional
+        Checkpoints, resumes and checks for divergence.
 
     Returns
     -------
     list of float
         Mean :func:`reconstruction_error` of each epoch.
+
+    Raises
+    ------
+    DivergenceError
+        If the loss becomes NaN or infinite.
     """
+    session = session or FitSession((stage,), {})
     optimizer = _make_optimizer(parameters, settings)
     total_steps = epochs * math.ceil(len(inputs) / settings.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _lr_factor(settings.lr_schedule, step, total_steps)
     )
-    losses = []
-    for epoch in tqdm(range(epochs), desc=description, disable=not verbose):
-        total = torch.zeros((), device=inputs.device)
-        for index in shuffled_batches(len(inputs), settings.batch_size, generator):
+    cursor = BatchCursor(len(inputs), settings.batch_size, generator)
+    progress = _EpochProgress(torch.zeros((), device=inputs.device))
+    saved = session.resume_point(stage)
+    if saved is not None:
+        restore_loop(saved, cursor, optimizer, scheduler)
+        progress.restore(saved)
+    capture = lambda: capture_loop(cursor, optimizer, progress.state(), scheduler)  # noqa: E731
+    with tqdm(total=epochs, initial=progress.epoch, desc=stage, disable=not verbose) as bar:
+        while progress.epoch < epochs:
+            index = cursor.next()
+            where = f"{stage}, epoch {progress.epoch + 1}, batch {math.ceil(cursor.position / settings.batch_size)}"
             batch = inputs[index]
             if lift is not None:
                 with torch.no_grad():
                     batch = lift(batch)
             loss = reconstruction_error(reconstruct(batch), batch)
+            session.check_loss(loss, where)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total += loss.detach() * len(index)
-        losses.append(float(total) / len(inputs))
-        logger.info("%s epoch %d/%d: reconstruction error %.5g", description, epoch + 1, epochs, losses[-1])
-    return losses
+            progress.total += loss.detach() * len(index)
+            if cursor.pass_finished:
+                progress.end_epoch(len(inputs))
+                logger.info("%s epoch %d/%d: reconstruction error %.5g", stage, progress.epoch, epochs,
+                            progress.losses[-1])
+                bar.update()
+            session.step(stage, capture, where)
+    return progress.losses
+
+
+@dataclass
+class _EpochProgress:
+    """Where a reconstruction loop is: epochs done, their losses, the current epoch's loss sum."""
+
+    total: torch.Tensor
+    epoch: int = 0
+    losses: list[float] = field(default_factory=list)
+
+    def end_epoch(self, n_rows: int) -> None:
+        self.losses.append(float(self.total) / n_rows)
+        self.total = torch.zeros_like(self.total)
+        self.epoch += 1
+
+    def state(self) -> LoopState:
+        return LoopState({"loss_total": self.total}, {"epoch": self.epoch, "losses": list(self.losses)})
+
+    def restore(self, saved: LoopState) -> None:
+        self.total = saved.tensors["loss_total"].to(self.total.device)
+        self.epoch, self.losses = int(saved.values["epoch"]), [float(v) for v in saved.values["losses"]]
 
 
 def _layer_pair_functions(
@@ -208,6 +252,7 @@ def pretrain_layerwise(
     settings: PretrainSettings,
     generator: torch.Generator,
     verbose: bool = False,
+    session: FitSession | None = None,
 ) -> dict[str, list[float]]:
     """Greedy layer-wise denoising pretraining (without the final fine-tuning).
 
@@ -215,25 +260,27 @@ def pretrain_layerwise(
     corrupted by dropout (``settings.dropout``) on its input and hidden units, for
     ``settings.layer_epochs`` epochs. Codes no wider than the data are computed once and kept;
     wider ones (the 2000 units of the default network) are recomputed batch by batch from the
-    last kept codes, which keeps the memory near that of the data. Trains ``autoencoder`` in place.
+    last kept codes, which keeps the memory near that of the data. Trains ``autoencoder`` in place;
+    with a resumed ``session``, pairs the checkpoint had finished are skipped.
 
     Returns
     -------
     dict of str to list of float
         Per-epoch reconstruction error of each layer pair, ``"layer 1"`` first.
     """
-    losses = {}
+    session = session or FitSession(pretraining_stages(autoencoder.dims, "layerwise"), {})
     kept, lift = data, None  # the inputs of the current pair are lift(kept rows)
     n_pairs = len(autoencoder.dims) - 1
     for depth in range(n_pairs):
         denoise, encode, parameters = _layer_pair_functions(autoencoder, depth, settings.dropout, generator)
         name = f"layer {depth + 1}"
-        losses[name] = train_reconstruction(
-            denoise, parameters, kept, settings.layer_epochs, settings, generator, name, verbose, lift
-        )
+        if not session.is_past(name):
+            session.losses[name] = train_reconstruction(
+                denoise, parameters, kept, settings.layer_epochs, settings, generator, name, verbose, lift, session
+            )
         if depth < n_pairs - 1:
             kept, lift = _next_inputs(kept, lift, encode, autoencoder.dims[depth + 1] <= data.shape[1])
-    return losses
+    return {name: session.losses[name] for name in pretraining_stages(autoencoder.dims, "layerwise")[:-1]}
 
 
 def _next_inputs(
@@ -246,12 +293,19 @@ def _next_inputs(
     return kept, step
 
 
+def pretraining_stages(dims: Sequence[int], mode: str) -> tuple[str, ...]:
+    """Names of the pretraining stages in order: ``"layer 1"``, ... (layer-wise), ``"fine-tuning"``."""
+    layers = tuple(f"layer {depth + 1}" for depth in range(len(dims) - 1)) if mode == "layerwise" else ()
+    return (*layers, "fine-tuning")
+
+
 def pretrain_autoencoder(
     autoencoder: StackedAutoencoder,
     data: torch.Tensor,
     settings: PretrainSettings,
     generator: torch.Generator,
     verbose: bool = False,
+    session: FitSession | None = None,
 ) -> dict[str, list[float]]:
     """Pretrain ``autoencoder`` in place in the way ``settings.mode`` names.
 
@@ -262,14 +316,20 @@ def pretrain_autoencoder(
     -------
     dict of str to list of float
         Per-epoch reconstruction error of each stage, in order, ending with ``"fine-tuning"``.
+
+    Raises
+    ------
+    DivergenceError
+        If a loss becomes NaN or infinite.
     """
+    session = session or FitSession(pretraining_stages(autoencoder.dims, settings.mode), {})
     autoencoder.train()
-    losses = {}
-    if settings.mode == "layerwise":
-        losses = pretrain_layerwise(autoencoder, data, settings, generator, verbose)
-    losses["fine-tuning"] = train_reconstruction(
-        autoencoder, list(autoencoder.parameters()), data, settings.finetune_epochs,
-        settings, generator, "fine-tuning", verbose,
-    )
+    if settings.mode == "layerwise" and not session.is_past("fine-tuning"):
+        pretrain_layerwise(autoencoder, data, settings, generator, verbose, session)
+    if not session.is_past("fine-tuning"):
+        session.losses["fine-tuning"] = train_reconstruction(
+            autoencoder, list(autoencoder.parameters()), data, settings.finetune_epochs,
+            settings, generator, "fine-tuning", verbose, session=session,
+        )
     autoencoder.eval()
-    return losses
+    return {name: session.losses[name] for name in pretraining_stages(autoencoder.dims, settings.mode)}

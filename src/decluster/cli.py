@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ import numpy as np
 
 from . import __version__
 from .estimator import DEC
+from .exceptions import FitInterrupted
 from .metrics import evaluate
 from .persistence import atomic_write_bytes
 from .runconfig import add_parameter_flags, config_text, estimator_defaults, explicit_parameters
@@ -23,6 +25,7 @@ from .runconfig import add_parameter_flags, config_text, estimator_defaults, exp
 logger = logging.getLogger("decluster")
 
 MODEL_FOLDER = "model"
+CHECKPOINT_FOLDER = "checkpoint"
 
 
 class UsageError(ValueError):
@@ -119,8 +122,11 @@ def command_fit(args: argparse.Namespace) -> int:
     parameters = {**estimator_defaults(), **explicit}
     if y is not None and "n_clusters" not in explicit:
         parameters["n_clusters"] = int(np.unique(y).size)
-    model = DEC(**parameters, verbose=not args.quiet).fit(X)
     out = args.out
+    checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
+    model = DEC(**parameters, verbose=not args.quiet).fit(
+        X, checkpoint_dir=checkpoint_dir, resume=args.resume, checkpoint_interval=args.checkpoint_interval
+    )
     model.save(out / MODEL_FOLDER)
     proba = model.predict_proba(X)
     atomic_write_bytes(out / "labels.csv", assignments_csv(proba))
@@ -217,6 +223,12 @@ def _add_fit_parser(commands, common) -> None:
     fit.add_argument("--config", type=Path, metavar="FILE",
                      help="TOML file of DEC parameters; flags given on the command line take precedence")
     fit.add_argument("--no-plots", action="store_true", help="do not draw the pictures")
+    fit.add_argument("--checkpoint-dir", type=Path, metavar="DIR",
+                     help=f"folder for checkpoints (default: OUT/{CHECKPOINT_FOLDER})")
+    fit.add_argument("--checkpoint-interval", type=float, default=120.0, metavar="SECONDS",
+                     help="seconds between checkpoints during training (default: 120)")
+    fit.add_argument("--resume", action="store_true",
+                     help="continue from the checkpoint (same data and parameters as the interrupted run)")
     _add_plot_points(fit)
     add_parameter_flags(fit)
     fit.set_defaults(handler=command_fit)
@@ -297,10 +309,15 @@ def _one_line(error: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 on success, 1 on error, 2 on bad usage)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     _configure_logging(args.debug)
     try:
         return args.handler(args)
+    except FitInterrupted as interrupt:
+        resume = shlex.join(["decluster", *argv, *([] if args.resume else ["--resume"])])
+        print(f"decluster fit: {interrupt}; to continue, run: {resume}", file=sys.stderr)
+        return 128 + interrupt.signal_number
     except KeyboardInterrupt:
         print("decluster: interrupted", file=sys.stderr)
         return 130

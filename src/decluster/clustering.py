@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -17,7 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ._batching import endless_batches, map_in_batches
+from ._batching import BatchCursor, map_in_batches
+from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import ClusteringSettings
 
 logger = logging.getLogger(__name__)
@@ -235,26 +237,57 @@ class RefinementResult:
     history: ClusteringHistory
 
 
-def _descend(
-    encoder: nn.Module,
-    centers: torch.Tensor,
-    optimizer: torch.optim.Optimizer,
-    data: torch.Tensor,
-    target: torch.Tensor,
-    batches,
-    n_steps: int,
-    alpha: float,
-) -> float:
-    """Run ``n_steps`` SGD steps on KL(P || Q) with a fixed target; return the mean loss."""
-    total = torch.zeros((), device=data.device)
-    for _ in range(n_steps):
-        index = next(batches)
-        loss = kl_divergence(target[index], log_soft_assignment(encoder(data[index]), centers, alpha))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += loss.detach()
-    return float(total) / n_steps
+@dataclass
+class _RefinementProgress:
+    """Where the clustering loop is: iterations, the current target and the loss since the last update."""
+
+    snapshot: TargetSnapshot
+    loss_total: torch.Tensor
+    n_iter: int = 0
+    steps_since_update: int = 0
+    converged: bool = False
+    history: ClusteringHistory = field(default_factory=ClusteringHistory)
+
+    def finished(self, max_iter: int) -> bool:
+        return self.converged or self.n_iter >= max_iter
+
+    def state(self, centers: torch.Tensor) -> LoopState:
+        tensors = {"centers": centers.detach(), "target": self.snapshot.target, "labels": self.snapshot.labels,
+                   "loss_total": self.loss_total}
+        values = {"n_iter": self.n_iter, "steps_since_update": self.steps_since_update,
+                  "converged": self.converged, "history": asdict(self.history)}
+        return LoopState(tensors, values)
+
+    @classmethod
+    def restore(cls, saved: LoopState, device: torch.device) -> _RefinementProgress:
+        tensors, values = {name: t.to(device) for name, t in saved.tensors.items()}, saved.values
+        return cls(TargetSnapshot(tensors["target"], tensors["labels"]), tensors["loss_total"],
+                   int(values["n_iter"]), int(values["steps_since_update"]), bool(values["converged"]),
+                   ClusteringHistory(**values["history"]))
+
+
+def _kl_step(encoder: nn.Module, centers: torch.Tensor, optimizer: torch.optim.Optimizer, batch: torch.Tensor,
+             target: torch.Tensor, alpha: float, check: Callable[[torch.Tensor], None]) -> torch.Tensor:
+    """One SGD step on KL(P || Q) for a batch of shape (b, n_features) and its target (b, k)."""
+    loss = kl_divergence(target, log_soft_assignment(encoder(batch), centers, alpha))
+    check(loss)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def _update_target(progress: _RefinementProgress, encoder: nn.Module, centers: torch.Tensor,
+                   data: torch.Tensor, settings: ClusteringSettings) -> None:
+    """Recompute P over the whole data, record the update and test the label-change stop."""
+    loss = float(progress.loss_total) / progress.steps_since_update
+    previous, progress.snapshot = progress.snapshot, _snapshot(encoder, centers, data, settings.alpha)
+    change = label_change_fraction(previous.labels, progress.snapshot.labels)
+    progress.history.record(progress.n_iter, loss, change)
+    progress.converged = change < settings.tol
+    progress.loss_total, progress.steps_since_update = torch.zeros_like(progress.loss_total), 0
+    encoder.train()
+    logger.info("iteration %d: KL %.5g, %.3f%% of labels changed", progress.n_iter, loss, 100 * change)
 
 
 def refine_clusters(
@@ -264,6 +297,7 @@ def refine_clusters(
     settings: ClusteringSettings,
     generator: torch.Generator,
     verbose: bool = False,
+    session: FitSession | None = None,
 ) -> RefinementResult:
     """Jointly refine the encoder and the centroids by minimising KL(P || Q) (section 3.1).
 
@@ -283,37 +317,56 @@ def refine_clusters(
         Shuffles the mini-batches.
     verbose : bool
         Show a progress bar.
+    session : FitSession, optional
+        Checkpoints (stage ``"clustering"``), resumes and checks for divergence.
 
     Returns
     -------
     RefinementResult
+
+    Raises
+    ------
+    DivergenceError
+        If the loss becomes NaN or infinite.
     """
+    session = session or FitSession(("clustering",), {})
     centers = nn.Parameter(initial_centers.detach().clone())
     optimizer = torch.optim.SGD([*encoder.parameters(), centers], lr=settings.lr, momentum=settings.momentum)
-    batches = endless_batches(len(data), settings.batch_size, generator)
-    history, n_iter, converged = ClusteringHistory(), 0, False
-    snapshot = _snapshot(encoder, centers, data, settings.alpha)
-    with tqdm(total=settings.max_iter, desc="DEC clustering", disable=not verbose) as progress:
-        while n_iter < settings.max_iter and not converged:
-            n_steps = min(settings.update_interval, settings.max_iter - n_iter)
-            encoder.train()
-            loss = _descend(encoder, centers, optimizer, data, snapshot.target, batches, n_steps, settings.alpha)
-            n_iter += n_steps
-            previous, snapshot = snapshot, _snapshot(encoder, centers, data, settings.alpha)
-            change = label_change_fraction(previous.labels, snapshot.labels)
-            history.record(n_iter, loss, change)
-            converged = change < settings.tol
-            progress.update(n_steps)
-            progress.set_postfix(loss=f"{loss:.4g}", changed=f"{change:.3%}")
-            logger.info("iteration %d: KL %.5g, %.3f%% of labels changed", n_iter, loss, 100 * change)
-    if not converged:
+    cursor = BatchCursor(len(data), settings.batch_size, generator)
+    saved = session.resume_point("clustering")
+    if saved is None:
+        progress = _RefinementProgress(_snapshot(encoder, centers, data, settings.alpha),
+                                       torch.zeros((), device=data.device))
+    else:
+        restore_loop(saved, cursor, optimizer)
+        progress = _RefinementProgress.restore(saved, data.device)
+        with torch.no_grad():
+            centers.copy_(saved.tensors["centers"])
+    capture = lambda: capture_loop(cursor, optimizer, progress.state(centers))  # noqa: E731
+    encoder.train()
+    with tqdm(total=settings.max_iter, initial=progress.n_iter, desc="DEC clustering", disable=not verbose) as bar:
+        while not progress.finished(settings.max_iter):
+            where = f"clustering, iteration {progress.n_iter + 1}"
+            index = cursor.next()
+            progress.loss_total += _kl_step(encoder, centers, optimizer, data[index], progress.snapshot.target[index],
+                                            settings.alpha, lambda loss: session.check_loss(loss, where))
+            progress.n_iter += 1
+            progress.steps_since_update += 1
+            bar.update()
+            if progress.steps_since_update == settings.update_interval or progress.n_iter == settings.max_iter:
+                _update_target(progress, encoder, centers, data, settings)
+                bar.set_postfix(loss=f"{progress.history.losses[-1]:.4g}", changed=f"{progress.history.label_changes[-1]:.3%}")
+            session.step("clustering", capture, where)
+    session.save("clustering", capture(), "the end of the clustering phase")
+    if not progress.converged:
         warnings.warn(
             f"DEC clustering stopped at max_iter={settings.max_iter} with labels still changing "
             f"(more than tol={settings.tol:g} of them at the last update); raise max_iter or tol.",
             ConvergenceWarning,
             stacklevel=3,
         )
-    return RefinementResult(centers.detach(), snapshot.labels, n_iter, converged, history)
+    return RefinementResult(centers.detach(), progress.snapshot.labels, progress.n_iter, progress.converged,
+                            progress.history)
 
 
 def _snapshot(encoder: nn.Module, centers: torch.Tensor, data: torch.Tensor, alpha: float) -> TargetSnapshot:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import os
 import time
@@ -19,10 +20,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _validation as check
 from ._batching import map_in_batches
 from ._device import resolve_device
-from .autoencoder import StackedAutoencoder, pretrain_autoencoder
+from .autoencoder import StackedAutoencoder, pretrain_autoencoder, pretraining_stages
+from .checkpoint import FitSession
 from .clustering import kl_divergence, refine_clusters, soft_assignments, target_distribution
 from .config import LR_SCHEDULES, OPTIMIZERS, PRETRAIN_MODES, ClusteringSettings, PretrainSettings
-from .persistence import load_dec, save_dec
+from .persistence import params_to_json, load_dec, save_dec
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,20 @@ def _stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
     yield
     times[name] = time.perf_counter() - start
     logger.debug("phase %s took %.2f s", name, times[name])
+
+
+def _run_header(model: DEC, X: np.ndarray, seeds: list[int]) -> dict:
+    """What a checkpoint must match to be resumed: parameters and data (and the seeds it used)."""
+    params = params_to_json(model.get_params(deep=False))
+    for name in ("verbose", "device"):
+        params.pop(name)
+    header = {"params": params, "data": {"shape": list(X.shape),
+                                         "sha256": hashlib.sha256(np.ascontiguousarray(X).data).hexdigest()},
+              "seeds": seeds}
+    if model.autoencoder is not None:
+        weights = b"".join(t.detach().cpu().numpy().tobytes() for t in model.autoencoder.state_dict().values())
+        header["autoencoder_sha256"] = hashlib.sha256(weights).hexdigest()
+    return header
 
 
 def _kmeans_centers(encoder: torch.nn.Module, data: torch.Tensor, n_clusters: int, n_init: int,
@@ -222,7 +238,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         return validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, checkpoint_dir=None, resume: bool = False, checkpoint_interval: float = 120.0):
         """Pretrain the autoencoder, initialise the centroids and run the clustering phase.
 
         Parameters
@@ -231,6 +247,17 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             Training data; finite numbers only.
         y : ignored
             Present for API consistency.
+        checkpoint_dir : str or os.PathLike, optional
+            Folder for checkpoints. They are written every ``checkpoint_interval`` seconds
+            inside the training loops, at the end of each phase, and on SIGINT or SIGTERM
+            (which then stop the fit with :class:`~decluster.exceptions.FitInterrupted`).
+            Without ``resume``, a checkpoint already there is replaced.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir``. With the same ``X`` and
+            parameters, a resumed fit ends with exactly the labels of an uninterrupted one
+            on the same device.
+        checkpoint_interval : float, default=120.0
+            Seconds between checkpoints inside a training loop (0: after every step).
 
         Returns
         -------
@@ -243,6 +270,14 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             than ``n_clusters``, or if a parameter is out of range.
         TypeError
             If a parameter has the wrong type.
+        CheckpointError
+            A ``ValueError``: the checkpoint to resume is missing, unreadable or was written
+            for other data or parameters.
+        DivergenceError
+            A ``RuntimeError``: a loss or parameter became NaN or infinite; the last good
+            checkpoint is kept.
+        FitInterrupted
+            A ``KeyboardInterrupt``: SIGINT or SIGTERM arrived; a checkpoint was written.
         """
         X = self._check_data(X, reset=True)
         n_clusters = check.check_positive_int(self.n_clusters, "n_clusters")
@@ -251,53 +286,86 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         pretrain_settings, clustering_settings = self._pretrain_settings(), self._clustering_settings()
         n_init = check.check_positive_int(self.n_init, "n_init")
         device = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
-        init_seed, train_seed, kmeans_seed = (int(s) for s in rng.randint(_SEED_BOUND, size=3))
+        seeds = [int(s) for s in check_random_state(self.random_state).randint(_SEED_BOUND, size=3)]
+        autoencoder = self._initial_autoencoder(X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)
+        session = self._open_session(X, autoencoder, pretrain_settings.mode, seeds, checkpoint_dir, resume,
+                                     checkpoint_interval)
+        _, train_seed, kmeans_seed = session.header["seeds"]
         generator = torch.Generator(device=device).manual_seed(train_seed)
         data = torch.from_numpy(X).to(device)
-
         times: dict[str, float] = {}
-        with _stopwatch(times, "pretrain"):
-            autoencoder, self.pretrain_losses_ = self._pretrained_autoencoder(
-                data, pretrain_settings, torch.Generator().manual_seed(init_seed), generator
-            )
-            encoder = copy.deepcopy(autoencoder.encoder)
-        with _stopwatch(times, "kmeans"):
-            initial_centers = _kmeans_centers(encoder, data, n_clusters, n_init, kmeans_seed)
-        with _stopwatch(times, "clustering"):
-            result = refine_clusters(encoder, initial_centers, data, clustering_settings, generator, bool(self.verbose))
-
+        with session.catching_signals():
+            session.track_generator(generator)
+            with _stopwatch(times, "pretrain"):
+                self.pretrain_losses_ = self._pretrain(autoencoder, data, pretrain_settings, generator, session)
+                encoder = copy.deepcopy(autoencoder.encoder)
+                session.track("encoder", encoder)
+            with _stopwatch(times, "kmeans"):
+                initial_centers = self._initial_centers(encoder, data, n_clusters, n_init, kmeans_seed, session)
+            with _stopwatch(times, "clustering"):
+                result = refine_clusters(encoder, initial_centers, data, clustering_settings, generator,
+                                         bool(self.verbose), session)
         self.autoencoder_, self.encoder_, self.device_ = autoencoder, encoder, device
         self.cluster_centers_ = result.centers.cpu().numpy()
         self.labels_ = result.labels.cpu().numpy()
         self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
         self.phase_times_ = times
+        session.raise_if_interrupted()
         return self
 
-    def _pretrained_autoencoder(
-        self,
-        data: torch.Tensor,
-        settings: PretrainSettings,
-        init_generator: torch.Generator,
-        generator: torch.Generator,
-    ) -> tuple[StackedAutoencoder, dict[str, list[float]]]:
-        """A copy of the given autoencoder, or a new one pretrained on ``data``."""
-        n_features = data.shape[1]
+    def _open_session(self, X: np.ndarray, autoencoder: StackedAutoencoder, mode: str, seeds: list[int],
+                      checkpoint_dir, resume, checkpoint_interval) -> FitSession:
+        """The fit's :class:`FitSession`, resumed from ``checkpoint_dir`` if asked."""
+        if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+            raise TypeError(f"checkpoint_dir must be a path, got {type(checkpoint_dir).__name__}")
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
+        interval = check.check_real(checkpoint_interval, "checkpoint_interval", min_val=0)
+        pretraining = () if self.autoencoder is not None else pretraining_stages(autoencoder.dims, mode)
+        header = {} if checkpoint_dir is None else _run_header(self, X, seeds)
+        session = FitSession((*pretraining, "kmeans", "clustering"), header, checkpoint_dir, interval)
+        if resume:
+            session.resume()
+        else:
+            session.check_folder()
+        session.header.setdefault("seeds", seeds)
+        return session
+
+    def _initial_autoencoder(self, n_features: int, init_generator: torch.Generator) -> StackedAutoencoder:
+        """A copy of the given autoencoder, or a new one initialised from ``init_generator``."""
+        if self.autoencoder is None:
+            dims = (n_features, *check.check_widths(self.hidden_dims, "hidden_dims"),
+                    check.check_positive_int(self.embedding_dim, "embedding_dim"))
+            return StackedAutoencoder(dims, generator=init_generator)
+        if not isinstance(self.autoencoder, StackedAutoencoder):
+            raise TypeError(
+                f"autoencoder must be a decluster StackedAutoencoder, got {type(self.autoencoder).__name__}"
+            )
+        if self.autoencoder.dims[0] != n_features:
+            raise ValueError(f"autoencoder expects {self.autoencoder.dims[0]} input features, X has {n_features}")
+        return copy.deepcopy(self.autoencoder).eval()
+
+    def _pretrain(self, autoencoder: StackedAutoencoder, data: torch.Tensor, settings: PretrainSettings,
+                  generator: torch.Generator, session: FitSession) -> dict[str, list[float]]:
+        """Pretrain ``autoencoder`` in place (unless it was given) and checkpoint the result."""
+        session.track("autoencoder", autoencoder)
         if self.autoencoder is not None:
-            if not isinstance(self.autoencoder, StackedAutoencoder):
-                raise TypeError(
-                    f"autoencoder must be a decluster StackedAutoencoder, got {type(self.autoencoder).__name__}"
-                )
-            if self.autoencoder.dims[0] != n_features:
-                raise ValueError(
-                    f"autoencoder expects {self.autoencoder.dims[0]} input features, X has {n_features}"
-                )
-            return copy.deepcopy(self.autoencoder).to(data.device).eval(), {}
-        dims = (n_features, *check.check_widths(self.hidden_dims, "hidden_dims"),
-                check.check_positive_int(self.embedding_dim, "embedding_dim"))
-        autoencoder = StackedAutoencoder(dims, generator=init_generator).to(data.device)
-        losses = pretrain_autoencoder(autoencoder, data, settings, generator, bool(self.verbose))
-        return autoencoder, losses
+            return {}
+        losses = pretrain_autoencoder(autoencoder, data, settings, generator, bool(self.verbose), session)
+        if not session.reached("kmeans"):
+            session.save("kmeans", None, "the end of pretraining")
+        return losses
+
+    @staticmethod
+    def _initial_centers(encoder: torch.nn.Module, data: torch.Tensor, n_clusters: int, n_init: int,
+                         seed: int, session: FitSession) -> torch.Tensor:
+        """k-means centroids on the embedding, or those of the resumed checkpoint."""
+        if session.reached("clustering"):
+            return session.kept("initial_centers").to(data.device)
+        centers = _kmeans_centers(encoder, data, n_clusters, n_init, seed)
+        session.keep("initial_centers", centers)
+        session.save("clustering", None, "the end of k-means")
+        return centers
 
     # ----------------------------------------------------------------- inference
     def _fitted_inputs(self, X) -> torch.Tensor:

@@ -155,7 +155,7 @@ def read_model(path: str | os.PathLike, kind: str) -> SavedModel:
     return SavedModel(config=config, tensors=tensors)
 
 
-def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
     """Constructor parameters as JSON values (a given autoencoder is stored as weights instead)."""
     params = dict(params, autoencoder=None, device=str(params["device"]),
                   hidden_dims=list(params["hidden_dims"]))
@@ -175,7 +175,7 @@ def save_dec(model, path: str | os.PathLike) -> None:
     tensors["cluster_centers"] = torch.from_numpy(model.cluster_centers_)
     tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
     metadata = {
-        "params": _json_params(model.get_params(deep=False)),
+        "params": params_to_json(model.get_params(deep=False)),
         "dims": list(model.autoencoder_.dims),
         "n_features_in": int(model.n_features_in_),
         "n_iter": int(model.n_iter_),

@@ -1,0 +1,321 @@
+"""Checkpoints of a running fit: when to write them, what they hold, and how a fit resumes.
+
+A checkpoint folder has the layout of a saved model (``config.json`` naming one safetensors
+file, see :mod:`decluster.persistence`), so it is written atomically and never unpickled. It
+holds the tracked networks, the state of the random generator, the stage reached and, when
+written inside a training loop, that loop's state: optimizer and scheduler, position in the
+shuffled epoch, running loss and (in the clustering phase) the current target P. Training is
+deterministic given that state, so a resumed fit ends exactly where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._batching import BatchCursor
+from .exceptions import CheckpointError, DivergenceError, FitInterrupted
+from .persistence import CONFIG_FILE, read_model, write_model
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_KIND = "DEC-checkpoint"
+GENERATOR_KEY = "generator_state"
+
+
+@dataclass
+class LoopState:
+    """The state of one training loop: tensors and JSON values."""
+
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {f"{prefix}{name}": value for name, value in tensors.items()}
+
+
+def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {name[len(prefix):]: value for name, value in tensors.items() if name.startswith(prefix)}
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> LoopState:
+    """An optimizer's ``state_dict`` split into tensors and JSON values (no pickle needed)."""
+    saved = optimizer.state_dict()
+    state = LoopState(values={"param_groups": saved["param_groups"], "entries": []})
+    for param_id, entry in saved["state"].items():
+        names = []
+        for name, value in entry.items():
+            if not torch.is_tensor(value):
+                raise TypeError(f"optimizer state {name!r} is not a tensor")
+            state.tensors[f"{param_id}.{name}"] = value
+            names.append(name)
+        state.values["entries"].append([int(param_id), names])
+    return state
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, state: LoopState) -> None:
+    """Load what :func:`optimizer_state` saved into ``optimizer``."""
+    entries = {param_id: {name: state.tensors[f"{param_id}.{name}"] for name in names}
+               for param_id, names in state.values["entries"]}
+    optimizer.load_state_dict({"state": entries, "param_groups": state.values["param_groups"]})
+
+
+def capture_loop(cursor: BatchCursor, optimizer: torch.optim.Optimizer, own: LoopState,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> LoopState:
+    """A loop's whole state: its batch walk, optimizer, scheduler and ``own`` tensors and values."""
+    cursor_tensors, cursor_values = cursor.state()
+    optimizer_saved = optimizer_state(optimizer)
+    tensors = {**_prefixed(cursor_tensors, "cursor."), **_prefixed(optimizer_saved.tensors, "optimizer."),
+               **own.tensors}
+    values = {**own.values, "cursor": cursor_values, "optimizer": optimizer_saved.values}
+    if scheduler is not None:
+        values["scheduler"] = scheduler.state_dict()
+    return LoopState(tensors, values)
+
+
+def restore_loop(state: LoopState, cursor: BatchCursor, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> None:
+    """Load the parts of ``state`` written by :func:`capture_loop` (the loop restores its own)."""
+    cursor.restore(_unprefixed(state.tensors, "cursor."), state.values["cursor"])
+    restore_optimizer(optimizer, LoopState(_unprefixed(state.tensors, "optimizer."), state.values["optimizer"]))
+    if scheduler is not None:
+        scheduler.load_state_dict(state.values["scheduler"])
+
+
+def _differences(current: dict[str, Any], saved: dict[str, Any]) -> list[str]:
+    """Names of the header entries (and parameters) that differ, seeds aside."""
+    names = []
+    for key in sorted(current.keys() | saved.keys()):
+        mine, theirs = current.get(key), saved.get(key)
+        if key == "params" and isinstance(mine, dict) and isinstance(theirs, dict):
+            names += [f"parameter {name}" for name in sorted(mine.keys() | theirs.keys())
+                      if mine.get(name) != theirs.get(name)]
+        elif key != "seeds" and mine != theirs:
+            names.append(key)
+    return names
+
+
+def _finite(tensors: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point())
+
+
+class FitSession:
+    """Checkpointing, resuming and divergence checks for one call of ``fit``.
+
+    Without a folder it only checks losses for divergence. With one, training loops call
+    :meth:`step` after every optimizer step; a checkpoint is written when ``interval`` seconds
+    have passed since the last one, and at once when SIGINT or SIGTERM arrived (then
+    :class:`~decluster.exceptions.FitInterrupted` is raised).
+
+    Parameters
+    ----------
+    stages : sequence of str
+        The fit's stages in order, e.g. ``("layer 1", ..., "fine-tuning", "kmeans", "clustering")``.
+    header : dict
+        JSON description of the run (parameters, data fingerprint, seeds) stored in each
+        checkpoint; a checkpoint resumes only a fit with the same header, seeds aside.
+    directory : path-like, optional
+        Checkpoint folder; ``None`` disables checkpoints.
+    interval : float
+        Seconds between checkpoints inside a training loop.
+    """
+
+    def __init__(self, stages: Sequence[str], header: dict[str, Any], directory=None,
+                 interval: float = 120.0) -> None:
+        self.stages, self.header = tuple(stages), header
+        self.directory = None if directory is None else Path(directory)
+        self.interval = interval
+        self.losses: dict[str, list[float]] = {}
+        self._modules: dict[str, nn.Module] = {}
+        self._kept: dict[str, torch.Tensor] = {}
+        self._generator: torch.Generator | None = None
+        self._resumed: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
+        self._interrupted: int | None = None
+        self._last_save = time.monotonic()
+
+    # ----------------------------------------------------------------- resuming
+    def resume(self) -> None:
+        """Load the folder's checkpoint; :attr:`header` takes its seeds.
+
+        Raises
+        ------
+        CheckpointError
+            If there is no readable checkpoint, or it was written for other data or parameters.
+        """
+        if self.directory is None:
+            raise CheckpointError("resume=True needs a checkpoint_dir")
+        if not (self.directory / CONFIG_FILE).is_file():
+            raise CheckpointError(f"{self.directory}: no checkpoint to resume from")
+        try:
+            saved = read_model(self.directory, CHECKPOINT_KIND)
+            config, stage = saved.config, saved.config["stage"]
+            saved_header, seeds = dict(config["header"]), config["header"]["seeds"]
+            losses = {str(name): [float(v) for v in values] for name, values in config["losses"].items()}
+            if stage not in self.stages or GENERATOR_KEY not in saved.tensors:
+                raise ValueError(f"stage {stage!r} unknown or generator state missing")
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise CheckpointError(f"{self.directory}: unusable checkpoint ({error})") from None
+        self._check_header(saved_header)
+        self.header, self.losses = dict(self.header, seeds=seeds), losses
+        self._resumed = (config, saved.tensors)
+        logger.info("resuming from the checkpoint in %s (stage %s)", self.directory, stage)
+
+    def _check_header(self, saved: dict[str, Any]) -> None:
+        differences = _differences(json.loads(json.dumps(self.header)), saved)
+        if differences:
+            raise CheckpointError(
+                f"{self.directory}: the checkpoint was written for other data or parameters "
+                f"({', '.join(differences)} differ); resume with the same X and parameters, "
+                "or start afresh without resume"
+            )
+
+    def check_folder(self) -> None:
+        """Refuse a checkpoint folder that is a file or holds something other than checkpoints."""
+        if self.directory is None:
+            return
+        if self.directory.exists() and not self.directory.is_dir():
+            raise CheckpointError(f"{self.directory}: exists and is not a folder")
+        description = self.directory / CONFIG_FILE
+        if description.exists():
+            try:
+                kind = json.loads(description.read_bytes()).get("kind")
+            except (OSError, ValueError, AttributeError):
+                kind = None
+            if kind != CHECKPOINT_KIND:
+                raise CheckpointError(f"{self.directory}: holds files that are not a decluster checkpoint; "
+                                      "choose another checkpoint folder")
+            logger.warning("starting afresh: the checkpoint in %s will be replaced", self.directory)
+
+    @property
+    def resumed_stage(self) -> str | None:
+        """The stage the loaded checkpoint had reached, or ``None``."""
+        return None if self._resumed is None else self._resumed[0]["stage"]
+
+    def is_past(self, stage: str) -> bool:
+        """Whether the loaded checkpoint had finished ``stage``."""
+        return self._resumed is not None and self.stages.index(stage) < self.stages.index(self.resumed_stage)
+
+    def reached(self, stage: str) -> bool:
+        """Whether the loaded checkpoint had at least begun ``stage``."""
+        return self._resumed is not None and self.stages.index(stage) <= self.stages.index(self.resumed_stage)
+
+    def resume_point(self, stage: str) -> LoopState | None:
+        """The loop state saved inside ``stage``, if the checkpoint was written there."""
+        if self.resumed_stage != stage or self._resumed[0].get("loop") is None:
+            return None
+        config, tensors = self._resumed
+        return LoopState(_unprefixed(tensors, "loop."), config["loop"])
+
+    def track(self, name: str, module: nn.Module) -> None:
+        """Save ``module`` in every checkpoint, and load it now from the resumed one if it holds it."""
+        self._modules[name] = module
+        if self._resumed is not None and any(key.startswith(f"{name}.") for key in self._resumed[1]):
+            try:
+                module.load_state_dict(_unprefixed(self._resumed[1], f"{name}."), strict=True)
+            except RuntimeError as error:
+                raise CheckpointError(f"{self.directory}: {name} does not fit this model ({error})") from None
+
+    def keep(self, name: str, tensor: torch.Tensor) -> None:
+        """Save ``tensor`` under ``name`` in every later checkpoint."""
+        self._kept[name] = tensor
+
+    def kept(self, name: str) -> torch.Tensor:
+        """A tensor stored with :meth:`keep` in the resumed checkpoint."""
+        try:
+            return self._resumed[1][f"kept.{name}"]
+        except (TypeError, KeyError):
+            raise CheckpointError(f"{self.directory}: the checkpoint lacks {name}") from None
+
+    def track_generator(self, generator: torch.Generator) -> None:
+        """Save ``generator``'s state in every checkpoint, and restore it now if resuming."""
+        self._generator = generator
+        if self._resumed is not None:
+            generator.set_state(self._resumed[1][GENERATOR_KEY])
+
+    # ----------------------------------------------------------------- saving
+    def check_loss(self, loss: torch.Tensor, where: str) -> None:
+        """Raise :class:`DivergenceError` if ``loss`` is NaN or infinite."""
+        if not bool(torch.isfinite(loss)):
+            raise DivergenceError("the loss", where, self._kept_directory())
+
+    def step(self, stage: str, capture: Callable[[], LoopState], where: str) -> None:
+        """Called after each optimizer step: checkpoint if due; on a signal, checkpoint and stop."""
+        if self.directory is None:
+            return
+        if self._interrupted is not None:
+            self.save(stage, capture(), where)
+            raise FitInterrupted(self.directory, self._interrupted)
+        if time.monotonic() - self._last_save >= self.interval:
+            self.save(stage, capture(), where)
+
+    def save(self, stage: str, loop: LoopState | None, where: str) -> None:
+        """Write a checkpoint now (no-op without a folder).
+
+        Raises
+        ------
+        DivergenceError
+            If a network or loop tensor is not finite; the previous checkpoint is kept.
+        """
+        if self.directory is None:
+            return
+        tensors = {f"{name}.{key}": value for name, module in self._modules.items()
+                   for key, value in module.state_dict().items()}
+        tensors |= _prefixed(self._kept, "kept.")
+        if loop is not None:
+            tensors |= _prefixed(loop.tensors, "loop.")
+        if not _finite(tensors):
+            raise DivergenceError("a parameter", where, self._kept_directory())
+        if self._generator is not None:
+            tensors[GENERATOR_KEY] = self._generator.get_state()
+        metadata = {"stage": stage, "header": self.header, "losses": self.losses,
+                    "loop": None if loop is None else loop.values}
+        write_model(self.directory, CHECKPOINT_KIND, metadata, tensors)
+        self._last_save = time.monotonic()
+        logger.debug("checkpoint written to %s (%s)", self.directory, where)
+
+    def raise_if_interrupted(self) -> None:
+        """Raise :class:`FitInterrupted` if a signal arrived (call after the final checkpoint)."""
+        if self._interrupted is not None and self.directory is not None:
+            raise FitInterrupted(self.directory, self._interrupted)
+
+    def _kept_directory(self) -> Path | None:
+        return self.directory if self.directory is not None and (self.directory / CONFIG_FILE).is_file() else None
+
+    # ----------------------------------------------------------------- signals
+    @contextmanager
+    def catching_signals(self) -> Iterator[None]:
+        """While inside, SIGINT and SIGTERM ask the fit to checkpoint and stop at the next step.
+
+        A second signal interrupts at once. Only with a folder and in the main thread.
+        """
+        if self.directory is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        numbers = (signal.SIGINT, signal.SIGTERM)
+        previous = {number: signal.getsignal(number) for number in numbers}
+
+        def request_stop(number: int, frame) -> None:
+            if self._interrupted is not None:
+                raise KeyboardInterrupt
+            self._interrupted = number
+            logger.warning("%s received: saving a checkpoint at the next step", signal.Signals(number).name)
+
+        for number in numbers:
+            signal.signal(number, request_stop)
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
