@@ -153,3 +153,60 @@ def test_saving_onto_a_file_is_refused(fitted_dec, tmp_path):
     path.write_bytes(b"x")
     with pytest.raises(ValueError, match="not a folder"):
         fitted_dec.save(path)
+
+
+def _replace_weights(folder, payload: bytes) -> None:
+    """Swap in a weights file whose SHA-256 matches, as a deliberate tamperer would."""
+    import hashlib
+
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    _weights(folder).unlink()
+    name = "weights-tampered.safetensors"
+    (folder / name).write_bytes(payload)
+    config.update(weights=name, weights_sha256=hashlib.sha256(payload).hexdigest())
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+
+
+def _edited_tensors(folder, edit) -> bytes:
+    from safetensors.torch import load, save
+
+    tensors = load(_weights(folder).read_bytes())
+    edit(tensors)
+    return save(tensors)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.pop("encoder.0.weight"), "Missing key"),
+    (lambda t: t.update(extra=t["labels"].clone()), "unexpected tensors"),
+    (lambda t: t.update({"encoder.0.bias": t["encoder.0.bias"][:-1]}), "size mismatch"),
+    (lambda t: t.update(cluster_centers=t["cluster_centers"][:, :3].contiguous()), "cluster_centers"),
+    (lambda t: t.update(labels=t["labels"].float()), "labels"),
+])
+def test_tampered_tensors_are_refused(saved, edit, message):
+    _replace_weights(saved, _edited_tensors(saved, edit))
+    with pytest.raises(ValueError, match=message):
+        DEC.load(saved)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("where", ["weights", "config"])
+def test_crafted_pickle_in_a_model_folder_never_runs(saved, tmp_path, where):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Payload(marker))
+    assert not marker.exists()
+    if where == "weights":
+        _replace_weights(saved, payload)
+    else:
+        (saved / CONFIG_FILE).write_bytes(payload)
+    with pytest.raises(ValueError):
+        DEC.load(saved)
+    assert not marker.exists()
+    pickle.loads(payload)  # the payload is live: unpickling it does create the marker
+    assert marker.exists()

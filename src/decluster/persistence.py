@@ -186,6 +186,19 @@ def save_dec(model, path: str | os.PathLike) -> None:
     write_model(path, type(model).__name__, metadata, tensors)
 
 
+def _check_fitted_shapes(model, dims: list[int], names: set[str]) -> None:
+    """Raise ``ValueError`` if the centroids, labels or tensor names do not fit the model."""
+    extra = sorted(name for name in names - {"cluster_centers", "labels"}
+                   if not name.startswith(("autoencoder.", "encoder.")))
+    if extra:
+        raise ValueError(f"unexpected tensors {extra}")
+    if model.cluster_centers_.shape != (model.n_clusters, dims[-1]) or model.cluster_centers_.dtype != np.float32:
+        raise ValueError(f"cluster_centers of shape {model.cluster_centers_.shape}, expected "
+                         f"({model.n_clusters}, {dims[-1]}) float32")
+    if model.labels_.ndim != 1 or model.labels_.dtype != np.int64:
+        raise ValueError("labels must be a 1-D int64 tensor")
+
+
 def load_dec(cls, path: str | os.PathLike, device="auto"):
     """Rebuild a fitted ``cls`` (:class:`~decluster.DEC`) from the folder ``path``."""
     from .autoencoder import StackedAutoencoder
@@ -204,6 +217,7 @@ def load_dec(cls, path: str | os.PathLike, device="auto"):
         model.autoencoder_, model.encoder_ = autoencoder.to(target).eval(), encoder.to(target).eval()
         model.cluster_centers_ = tensors["cluster_centers"].numpy()
         model.labels_ = tensors["labels"].numpy()
+        _check_fitted_shapes(model, config["dims"], set(tensors))
         model.n_features_in_ = int(config["n_features_in"])
         model.n_iter_, model.converged_ = int(config["n_iter"]), bool(config["converged"])
         model.history_ = ClusteringHistory(**config["history"])

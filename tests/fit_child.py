@@ -1,0 +1,43 @@
+"""Run one DEC fit in a child process for the kill and resume tests.
+
+Usage: python fit_child.py DATA.npy PARAMS_JSON CHECKPOINT_DIR|- KILL_AT|- RESUME(0|1) LABELS_OUT.npy
+
+``KILL_AT``: the process sends itself SIGKILL when decluster logs a message containing it.
+"""
+
+import json
+import logging
+import os
+import signal
+import sys
+
+import numpy as np
+
+from decluster import DEC
+
+
+class KillOnMessage(logging.Handler):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main() -> None:
+    data, params, checkpoint_dir, kill_at, resume, out = sys.argv[1:7]
+    if kill_at != "-":
+        logger = logging.getLogger("decluster")
+        logger.addHandler(KillOnMessage(kill_at))
+        logger.setLevel(logging.INFO)
+    model = DEC(**json.loads(params)).fit(
+        np.load(data), checkpoint_dir=None if checkpoint_dir == "-" else checkpoint_dir,
+        resume=resume == "1", checkpoint_interval=0.0,
+    )
+    np.save(out, model.labels_)
+
+
+if __name__ == "__main__":
+    main()
