@@ -32,6 +32,13 @@ class UsageError(ValueError):
     """A command-line mistake reported as one line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit status 2), pointing to --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 # ------------------------------------------------------------------ data
 def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
     group = parser.add_argument_group("data")
@@ -207,7 +214,7 @@ def command_datasets(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ parser
 def _common_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     common.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
     return common
@@ -277,7 +284,7 @@ def _add_evaluate_parser(commands, common) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``decluster`` argument parser with its subcommands."""
-    parser = argparse.ArgumentParser(prog="decluster", description="Deep Embedded Clustering (DEC).")
+    parser = _Parser(prog="decluster", description="Deep Embedded Clustering (DEC).")
     parser.add_argument("--version", action="version", version=f"decluster {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common_parser()
