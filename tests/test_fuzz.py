@@ -23,6 +23,7 @@ from decluster import DEC
 from decluster.cli import main
 from decluster.datasets import load_features, load_labels
 
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy warns on NaN input first
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
 DOCUMENTED = (ValueError, TypeError)
