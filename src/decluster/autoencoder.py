@@ -105,7 +105,7 @@ def _make_optimizer(parameters, settings: PretrainSettings) -> torch.optim.Optim
 
 
 def reconstruction_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The paper's least-squares loss: ``(1/b) sum_i 0.5 |x_i - y_i|^2``.
+    """The DEC authors' least-squares loss: ``(1 / (2 b m)) sum_i |x_i - y_i|^2``.
 
     Parameters
     ----------
@@ -114,10 +114,11 @@ def reconstruction_error(output: torch.Tensor, target: torch.Tensor) -> torch.Te
     Returns
     -------
     torch.Tensor of shape ()
-        Half the squared error summed over features, averaged over the rows (the scale of
-        the DEC authors' Caffe loss, so that their SGD learning rate of 0.1 carries over).
+        Half the mean squared error over all b m entries. This is the scale of the Euclidean
+        loss in the authors' Caffe code, which divides by the number of entries, so that
+        their SGD learning rate of 0.1 carries over.
     """
-    return 0.5 * (output - target).pow(2).sum(dim=1).mean()
+    return 0.5 * (output - target).pow(2).mean()
 
 
 def train_reconstruction(
