@@ -6,11 +6,13 @@ Usage, from the repository root::
     python benchmarks/run.py mnist-quick --data-dir ../shared/datasets/mnist    # 3 seeds, 10,000 images
     python benchmarks/run.py digits                                             # 5 seeds, offline
     python benchmarks/run.py mnist --mode paper --paper-fraction 0.1 --seeds 0  # the paper's recipe
+    python benchmarks/run.py mnist --set finetune_epochs=60 --seeds 0 1 2       # one parameter changed
 
 ``--mode default`` uses DEC's default parameters untouched. ``--mode paper`` uses the DEC paper's
 pretraining recipe: greedy layer-wise denoising autoencoders (dropout 0.2), SGD with momentum 0.9
 at learning rate 0.1 divided by 10 every 40% of a stage, 50,000 iterations per layer pair and
 100,000 of fine-tuning at batch size 256 (``--paper-fraction`` scales those counts down).
+``--set NAME=VALUE`` changes one DEC parameter on top of either mode (for trade-off curves).
 The record goes to ``benchmarks/results/`` and a row is added to the README's results table.
 The ``scaling`` benchmark lives in ``benchmarks/scaling.py``.
 """
@@ -59,6 +61,18 @@ def paper_parameters(n_samples: int, fraction: float) -> dict:
                 finetune_epochs=epochs(PAPER_FINETUNE_ITERATIONS))
 
 
+def overrides(assignments: list[str]) -> dict:
+    """DEC parameters from NAME=VALUE strings, VALUE read as JSON (or taken as a string)."""
+    parameters = {}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        try:
+            parameters[name] = json.loads(value)
+        except json.JSONDecodeError:
+            parameters[name] = value
+    return parameters
+
+
 def load(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     dataset, n_samples, _ = BENCHMARKS[name]
     X, y = load_dataset(dataset, data_dir=data_dir if dataset != "digits" else None)
@@ -73,6 +87,7 @@ def run_seed(args: argparse.Namespace) -> dict:
     load_time = time.perf_counter() - start
     memory.enter("pretrain")
     parameters = paper_parameters(len(X), args.paper_fraction) if args.mode == "paper" else {}
+    parameters |= overrides(args.set)
     model = DEC(n_clusters=int(np.unique(y).size), random_state=args.seed, device=args.device, **parameters)
     model.fit(X)
     scores = evaluate(y, model.labels_)
@@ -115,6 +130,8 @@ def run_all(args: argparse.Namespace) -> dict:
                        "--device", args.device, "--paper-fraction", str(args.paper_fraction), "--json", handle.name]
             if args.data_dir:
                 command += ["--data-dir", str(args.data_dir)]
+            for assignment in args.set:
+                command += ["--set", assignment]
             subprocess.run(command, check=True)
             runs.append(json.loads(Path(handle.name).read_text()))
         print(f"seed {seed}: ACC {runs[-1]['accuracy']:.4f}  {runs[-1]['seconds']['total']:.0f} s", flush=True)
@@ -129,6 +146,7 @@ def summarise(args: argparse.Namespace, runs: list[dict]) -> dict:
 
     return {
         "benchmark": args.benchmark, "mode": args.mode, "paper_fraction": args.paper_fraction,
+        "overrides": overrides(args.set),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
         "machine": machine(), "seeds": list(args.seeds),
         "accuracy": stats("accuracy"), "nmi": stats("nmi"), "ari": stats("ari"),
@@ -142,6 +160,7 @@ def readme_row(record: dict) -> str:
     acc = record["accuracy"]
     mode = record["mode"] if record["mode"] != "paper" or record["paper_fraction"] == 1 else \
         f"paper ×{record['paper_fraction']:g}"
+    mode += "".join(f", {name}={value}" for name, value in record.get("overrides", {}).items())
     hardware = record["machine"]["gpu"] or f"{record['machine']['cores']}-core CPU"
     return (f"| {record['benchmark']} | {mode} | {len(record['seeds'])} | {acc['mean']:.3f} ± {acc['std']:.3f} "
             f"| {acc['min']:.3f} | {acc['max']:.3f} | {record['nmi']['mean']:.3f} | {record['ari']['mean']:.3f} "
@@ -164,6 +183,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="folder holding the data set's files (else the cache)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--paper-fraction", type=float, default=1.0, help="with --mode paper: scale the iterations")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one DEC parameter (a JSON value), e.g. --set finetune_epochs=60")
     parser.add_argument("--no-readme", action="store_true", help="do not add a row to the README")
     parser.add_argument("--seed-only", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)

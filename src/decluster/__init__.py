@@ -3,6 +3,7 @@
 from .autoencoder import StackedAutoencoder
 from .clustering import ClusteringHistory
 from .estimator import DEC
+from .exceptions import CheckpointError, DivergenceError, FitInterrupted
 from .metrics import ClusteringScores, cluster_accuracy, evaluate
 
 __version__ = "0.1.0"
@@ -12,6 +13,9 @@ __all__ = [
     "StackedAutoencoder",
     "ClusteringHistory",
     "ClusteringScores",
+    "CheckpointError",
+    "DivergenceError",
+    "FitInterrupted",
     "cluster_accuracy",
     "evaluate",
     "__version__",

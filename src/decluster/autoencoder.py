@@ -176,8 +176,9 @@ def train_reconstruction(
     progress = _EpochProgress(torch.zeros((), device=inputs.device))
     saved = session.resume_point(stage)
     if saved is not None:
-        restore_loop(saved, cursor, optimizer, scheduler)
-        progress.restore(saved)
+        with session.restoring(stage):
+            restore_loop(saved, cursor, optimizer, scheduler)
+            progress.restore(saved)
     capture = lambda: capture_loop(cursor, optimizer, progress.state(), scheduler)  # noqa: E731
     with tqdm(total=epochs, initial=progress.epoch, desc=stage, disable=not verbose) as bar:
         while progress.epoch < epochs:

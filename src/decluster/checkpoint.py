@@ -218,14 +218,20 @@ class FitSession:
         config, tensors = self._resumed
         return LoopState(_unprefixed(tensors, "loop."), config["loop"])
 
+    @contextmanager
+    def restoring(self, what: str) -> Iterator[None]:
+        """Turn any failure to restore ``what`` from the checkpoint into a :class:`CheckpointError`."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            raise CheckpointError(f"{self.directory}: cannot restore {what} ({error})") from None
+
     def track(self, name: str, module: nn.Module) -> None:
         """Save ``module`` in every checkpoint, and load it now from the resumed one if it holds it."""
         self._modules[name] = module
         if self._resumed is not None and any(key.startswith(f"{name}.") for key in self._resumed[1]):
-            try:
+            with self.restoring(name):
                 module.load_state_dict(_unprefixed(self._resumed[1], f"{name}."), strict=True)
-            except RuntimeError as error:
-                raise CheckpointError(f"{self.directory}: {name} does not fit this model ({error})") from None
 
     def keep(self, name: str, tensor: torch.Tensor) -> None:
         """Save ``tensor`` under ``name`` in every later checkpoint."""
@@ -242,7 +248,8 @@ class FitSession:
         """Save ``generator``'s state in every checkpoint, and restore it now if resuming."""
         self._generator = generator
         if self._resumed is not None:
-            generator.set_state(self._resumed[1][GENERATOR_KEY])
+            with self.restoring("the random generator"):
+                generator.set_state(self._resumed[1][GENERATOR_KEY])
 
     # ----------------------------------------------------------------- saving
     def check_loss(self, loss: torch.Tensor, where: str) -> None:

@@ -338,10 +338,11 @@ def refine_clusters(
         progress = _RefinementProgress(_snapshot(encoder, centers, data, settings.alpha),
                                        torch.zeros((), device=data.device))
     else:
-        restore_loop(saved, cursor, optimizer)
-        progress = _RefinementProgress.restore(saved, data.device)
-        with torch.no_grad():
-            centers.copy_(saved.tensors["centers"])
+        with session.restoring("the clustering phase"):
+            restore_loop(saved, cursor, optimizer)
+            progress = _RefinementProgress.restore(saved, data.device)
+            with torch.no_grad():
+                centers.copy_(saved.tensors["centers"])
     capture = lambda: capture_loop(cursor, optimizer, progress.state(centers))  # noqa: E731
     encoder.train()
     with tqdm(total=settings.max_iter, initial=progress.n_iter, desc="DEC clustering", disable=not verbose) as bar:
