@@ -26,7 +26,7 @@ from torch import nn
 
 from ._batching import BatchCursor
 from .exceptions import CheckpointError, DivergenceError, FitInterrupted
-from .persistence import CONFIG_FILE, read_model, write_model
+from .persistence import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +40,6 @@ class LoopState:
 
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
-
-
-def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {f"{prefix}{name}": value for name, value in tensors.items()}
-
-
-def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {name[len(prefix):]: value for name, value in tensors.items() if name.startswith(prefix)}
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> LoopState:
@@ -77,7 +69,7 @@ def capture_loop(cursor: BatchCursor, optimizer: torch.optim.Optimizer, own: Loo
     """A loop's whole state: its batch walk, optimizer, scheduler and ``own`` tensors and values."""
     cursor_tensors, cursor_values = cursor.state()
     optimizer_saved = optimizer_state(optimizer)
-    tensors = {**_prefixed(cursor_tensors, "cursor."), **_prefixed(optimizer_saved.tensors, "optimizer."),
+    tensors = {**add_prefix(cursor_tensors, "cursor."), **add_prefix(optimizer_saved.tensors, "optimizer."),
                **own.tensors}
     values = {**own.values, "cursor": cursor_values, "optimizer": optimizer_saved.values}
     if scheduler is not None:
@@ -88,8 +80,8 @@ def capture_loop(cursor: BatchCursor, optimizer: torch.optim.Optimizer, own: Loo
 def restore_loop(state: LoopState, cursor: BatchCursor, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> None:
     """Load the parts of ``state`` written by :func:`capture_loop` (the loop restores its own)."""
-    cursor.restore(_unprefixed(state.tensors, "cursor."), state.values["cursor"])
-    restore_optimizer(optimizer, LoopState(_unprefixed(state.tensors, "optimizer."), state.values["optimizer"]))
+    cursor.restore(strip_prefix(state.tensors, "cursor."), state.values["cursor"])
+    restore_optimizer(optimizer, LoopState(strip_prefix(state.tensors, "optimizer."), state.values["optimizer"]))
     if scheduler is not None:
         scheduler.load_state_dict(state.values["scheduler"])
 
@@ -216,7 +208,7 @@ class FitSession:
         if self.resumed_stage != stage or self._resumed[0].get("loop") is None:
             return None
         config, tensors = self._resumed
-        return LoopState(_unprefixed(tensors, "loop."), config["loop"])
+        return LoopState(strip_prefix(tensors, "loop."), config["loop"])
 
     @contextmanager
     def restoring(self, what: str) -> Iterator[None]:
@@ -231,7 +223,7 @@ class FitSession:
         self._modules[name] = module
         if self._resumed is not None and any(key.startswith(f"{name}.") for key in self._resumed[1]):
             with self.restoring(name):
-                module.load_state_dict(_unprefixed(self._resumed[1], f"{name}."), strict=True)
+                module.load_state_dict(strip_prefix(self._resumed[1], f"{name}."), strict=True)
 
     def keep(self, name: str, tensor: torch.Tensor) -> None:
         """Save ``tensor`` under ``name`` in every later checkpoint."""
@@ -277,11 +269,11 @@ class FitSession:
         """
         if self.directory is None:
             return
-        tensors = {f"{name}.{key}": value for name, module in self._modules.items()
-                   for key, value in module.state_dict().items()}
-        tensors |= _prefixed(self._kept, "kept.")
+        tensors = add_prefix(self._kept, "kept.")
+        for name, module in self._modules.items():
+            tensors |= add_prefix(module.state_dict(), f"{name}.")
         if loop is not None:
-            tensors |= _prefixed(loop.tensors, "loop.")
+            tensors |= add_prefix(loop.tensors, "loop.")
         if not _finite(tensors):
             raise DivergenceError("a parameter", where, self._kept_directory())
         if self._generator is not None:

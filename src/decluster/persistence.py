@@ -164,14 +164,20 @@ def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def add_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The same tensors with ``prefix`` put before each name (to store several groups in one file)."""
+    return {f"{prefix}{name}": value for name, value in tensors.items()}
+
+
+def strip_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with ``prefix``, with it removed (undoes :func:`add_prefix`)."""
     return {name[len(prefix):]: value for name, value in tensors.items() if name.startswith(prefix)}
 
 
 def save_dec(model, path: str | os.PathLike) -> None:
     """Write a fitted :class:`~decluster.DEC` to the folder ``path``."""
-    tensors = {f"autoencoder.{name}": value for name, value in model.autoencoder_.state_dict().items()}
-    tensors |= {f"encoder.{name}": value for name, value in model.encoder_.state_dict().items()}
+    tensors = add_prefix(model.autoencoder_.state_dict(), "autoencoder.")
+    tensors |= add_prefix(model.encoder_.state_dict(), "encoder.")
     tensors["cluster_centers"] = torch.from_numpy(model.cluster_centers_)
     tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
     metadata = {
@@ -211,9 +217,9 @@ def load_dec(cls, path: str | os.PathLike, device="auto"):
         params = dict(config["params"], hidden_dims=tuple(config["params"]["hidden_dims"]))
         model = cls(**params)
         autoencoder = StackedAutoencoder(config["dims"], generator=torch.Generator())
-        autoencoder.load_state_dict(_prefixed(tensors, "autoencoder."), strict=True)
+        autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
         encoder = copy.deepcopy(autoencoder.encoder)
-        encoder.load_state_dict(_prefixed(tensors, "encoder."), strict=True)
+        encoder.load_state_dict(strip_prefix(tensors, "encoder."), strict=True)
         model.autoencoder_, model.encoder_ = autoencoder.to(target).eval(), encoder.to(target).eval()
         model.cluster_centers_ = tensors["cluster_centers"].numpy()
         model.labels_ = tensors["labels"].numpy()
