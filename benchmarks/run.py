@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from decluster import DEC, evaluate
+from decluster._device import resolve_precision
 from decluster.datasets import load_dataset
 from memory import PhaseMemory
 
@@ -97,6 +98,7 @@ def run_seed(args: argparse.Namespace) -> dict:
         "n_iter": model.n_iter_, "converged": model.converged_,
         "seconds": {"load": load_time, **model.phase_times_, "total": time.perf_counter() - start},
         "peak_rss_mb": memory.peaks_mb(), "device": str(model.device_),
+        "precision": resolve_precision(model.precision, model.device_),
         "parameters": {k: v for k, v in model.get_params().items() if k != "autoencoder"},
     }
 
@@ -162,6 +164,8 @@ def readme_row(record: dict) -> str:
         f"paper ×{record['paper_fraction']:g}"
     mode += "".join(f", {name}={value}" for name, value in record.get("overrides", {}).items())
     hardware = record["machine"]["gpu"] or f"{record['machine']['cores']}-core CPU"
+    precisions = sorted({run.get("precision", "float32") for run in record["runs"]})
+    hardware += f", {'/'.join(precisions)}"
     return (f"| {record['benchmark']} | {mode} | {len(record['seeds'])} | {acc['mean']:.3f} ± {acc['std']:.3f} "
             f"| {acc['min']:.3f} | {acc['max']:.3f} | {record['nmi']['mean']:.3f} | {record['ari']['mean']:.3f} "
             f"| {record['median_seconds']:.0f} s | {record['peak_rss_mb']:.0f} MB | {hardware} "

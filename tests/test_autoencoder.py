@@ -73,14 +73,15 @@ def test_learning_rate_schedules():
 
 @pytest.mark.parametrize("mode", ["layerwise", "end-to-end"])
 @pytest.mark.parametrize("optimizer, lr", [("adam", 1e-3), ("sgd", 0.1)])  # 0.1: the paper's SGD rate
-def test_pretraining_reduces_reconstruction_error(digits, mode, optimizer, lr):
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_pretraining_reduces_reconstruction_error(digits, mode, optimizer, lr, precision):
     X, _ = digits
     data = torch.from_numpy(X)
     model = StackedAutoencoder([64, 32, 8], generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         before = float(nn.functional.mse_loss(model(data), data))
     settings = PretrainSettings(mode=mode, layer_epochs=3, finetune_epochs=5, optimizer=optimizer, lr=lr,
-                                lr_schedule="step", batch_size=64)
+                                lr_schedule="step", batch_size=64, precision=precision)
     losses = pretrain_autoencoder(model, data, settings, torch.Generator().manual_seed(0))
     with torch.no_grad():
         after = float(nn.functional.mse_loss(model(data), data))

@@ -36,6 +36,14 @@ def test_end_to_end_pretraining(digits_small, make_dec):
     assert cluster_accuracy(y, model.labels_) > 0.6
 
 
+def test_bfloat16_training_learns_and_keeps_float32_labels(digits_small, make_dec):
+    X, y = digits_small
+    model = make_dec(precision="bfloat16").fit(X)
+    assert cluster_accuracy(y, model.labels_) > 0.6
+    assert model.encoder_[0].weight.dtype == torch.float32
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
 def test_predict_reproduces_training_labels(fitted_dec, digits_small):
     X, _ = digits_small
     np.testing.assert_array_equal(fitted_dec.predict(X), fitted_dec.labels_)

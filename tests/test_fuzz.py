@@ -55,6 +55,8 @@ BAD_PARAMETERS = {
     "pretrain_lr_schedule": st.text(max_size=5).filter(lambda s: s not in ("constant", "step", "cosine")),
     "device": st.one_of(st.text(min_size=1, max_size=6).filter(lambda s: s not in ("cpu", "auto")),
                         st.sampled_from(["cuda:7", "mps", "meta:x"])),
+    "precision": st.one_of(st.text(max_size=8).filter(lambda s: s not in ("auto", "float32", "bfloat16")),
+                           st.none(), st.integers()),
     "autoencoder": st.one_of(st.integers(), st.text(max_size=3)),
 }
 SMALL_X = np.random.default_rng(0).random((30, 6), dtype=np.float32)

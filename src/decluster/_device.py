@@ -1,6 +1,8 @@
-"""Choice of the torch device, made in one place."""
+"""Choice of the torch device and of the arithmetic precision, made in one place."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -41,3 +43,54 @@ def resolve_device(spec: str | torch.device) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={spec!r} was requested but MPS is not available")
     return device
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def _cpu_has_amx_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX; read on Linux only)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            return any(line.startswith("flags") and " amx_bf16" in line for line in cpuinfo)
+    except OSError:
+        return False
+
+
+def resolve_precision(spec: str, device: torch.device) -> str:
+    """Turn a precision specification into ``"float32"`` or ``"bfloat16"`` for ``device``.
+
+    Parameters
+    ----------
+    spec : {"auto", "float32", "bfloat16"}
+        ``"auto"`` picks bfloat16 mixed precision where the hardware computes it natively
+        (CUDA GPUs that support it, CPUs with Intel AMX) and float32 elsewhere.
+    device : torch.device
+
+    Returns
+    -------
+    str
+    """
+    if spec != "auto":
+        return spec
+    if device.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device.type == "cpu" and _cpu_has_amx_bfloat16():
+        return "bfloat16"
+    return "float32"
+
+
+def in_precision(function: Callable[[torch.Tensor], torch.Tensor], precision: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``function`` run under bfloat16 autocast when ``precision`` is ``"bfloat16"``, returning float32.
+
+    Weights stay float32 (the optimizer updates those); only the arithmetic of matrix products is
+    bfloat16. Autocast is entered afresh at each call, so it never reuses a stale cast of a weight.
+    """
+    if precision == "float32":
+        return function
+
+    def mixed(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return function(x).float()
+
+    return mixed

@@ -12,6 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._batching import BatchCursor, map_in_batches
+from ._device import in_precision
 from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import PretrainSettings
 
@@ -144,7 +145,7 @@ def train_reconstruction(
     inputs : torch.Tensor of shape (n, m)
     epochs : int
     settings : PretrainSettings
-        Optimizer, learning rate, schedule and batch size.
+        Optimizer, learning rate, schedule, batch size and precision.
     generator : torch.Generator
         Shuffles the batches.
     stage : str
@@ -167,6 +168,8 @@ def train_reconstruction(
         If the loss becomes NaN or infinite.
     """
     session = session or FitSession((stage,), {})
+    reconstruct = in_precision(reconstruct, settings.precision)
+    lift = None if lift is None else in_precision(lift, settings.precision)
     optimizer = _make_optimizer(parameters, settings)
     total_steps = epochs * math.ceil(len(inputs) / settings.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ._batching import BatchCursor, map_in_batches
+from ._device import in_precision
 from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import ClusteringSettings
 
@@ -156,13 +157,14 @@ class TargetSnapshot:
     labels: torch.Tensor
 
 
-def soft_assignments(encoder: nn.Module, centers: torch.Tensor, data: torch.Tensor, alpha: float) -> torch.Tensor:
+def soft_assignments(encoder: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor, data: torch.Tensor,
+                     alpha: float) -> torch.Tensor:
     """Q for every row of ``data``, computed in batches without gradients.
 
     Parameters
     ----------
-    encoder : torch.nn.Module
-        Maps (b, n_features) to (b, d).
+    encoder : callable
+        Maps (b, n_features) to (b, d), e.g. a network in eval mode.
     centers : torch.Tensor of shape (k, d)
     data : torch.Tensor of shape (n, n_features)
     alpha : float
@@ -175,7 +177,7 @@ def soft_assignments(encoder: nn.Module, centers: torch.Tensor, data: torch.Tens
 
 
 def compute_snapshot(
-    encoder: nn.Module, centers: torch.Tensor, data: torch.Tensor, alpha: float
+    encoder: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor, data: torch.Tensor, alpha: float
 ) -> TargetSnapshot:
     """Compute Q over the whole data in batches (no gradients), then P and the hard labels."""
     q = soft_assignments(encoder, centers, data, alpha)
@@ -266,10 +268,11 @@ class _RefinementProgress:
                    ClusteringHistory(**values["history"]))
 
 
-def _kl_step(encoder: nn.Module, centers: torch.Tensor, optimizer: torch.optim.Optimizer, batch: torch.Tensor,
-             target: torch.Tensor, alpha: float, check: Callable[[torch.Tensor], None]) -> torch.Tensor:
+def _kl_step(encode: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor,
+             optimizer: torch.optim.Optimizer, batch: torch.Tensor, target: torch.Tensor, alpha: float,
+             check: Callable[[torch.Tensor], None]) -> torch.Tensor:
     """One SGD step on KL(P || Q) for a batch of shape (b, n_features) and its target (b, k)."""
-    loss = kl_divergence(target, log_soft_assignment(encoder(batch), centers, alpha))
+    loss = kl_divergence(target, log_soft_assignment(encode(batch), centers, alpha))
     check(loss)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -281,7 +284,7 @@ def _update_target(progress: _RefinementProgress, encoder: nn.Module, centers: t
                    data: torch.Tensor, settings: ClusteringSettings) -> None:
     """Recompute P over the whole data, record the update and test the label-change stop."""
     loss = float(progress.loss_total) / progress.steps_since_update
-    previous, progress.snapshot = progress.snapshot, _snapshot(encoder, centers, data, settings.alpha)
+    previous, progress.snapshot = progress.snapshot, _snapshot(encoder, centers, data, settings)
     change = label_change_fraction(previous.labels, progress.snapshot.labels)
     progress.history.record(progress.n_iter, loss, change)
     progress.converged = change < settings.tol
@@ -335,7 +338,7 @@ def refine_clusters(
     cursor = BatchCursor(len(data), settings.batch_size, generator)
     saved = session.resume_point("clustering")
     if saved is None:
-        progress = _RefinementProgress(_snapshot(encoder, centers, data, settings.alpha),
+        progress = _RefinementProgress(_snapshot(encoder, centers, data, settings),
                                        torch.zeros((), device=data.device))
     else:
         with session.restoring("the clustering phase"):
@@ -344,12 +347,13 @@ def refine_clusters(
             with torch.no_grad():
                 centers.copy_(saved.tensors["centers"])
     capture = lambda: capture_loop(cursor, optimizer, progress.state(centers))  # noqa: E731
+    encode = in_precision(encoder, settings.precision)
     encoder.train()
     with tqdm(total=settings.max_iter, initial=progress.n_iter, desc="DEC clustering", disable=not verbose) as bar:
         while not progress.finished(settings.max_iter):
             where = f"clustering, iteration {progress.n_iter + 1}"
             index = cursor.next()
-            progress.loss_total += _kl_step(encoder, centers, optimizer, data[index], progress.snapshot.target[index],
+            progress.loss_total += _kl_step(encode, centers, optimizer, data[index], progress.snapshot.target[index],
                                             settings.alpha, lambda loss: session.check_loss(loss, where))
             progress.n_iter += 1
             progress.steps_since_update += 1
@@ -366,10 +370,13 @@ def refine_clusters(
             ConvergenceWarning,
             stacklevel=3,
         )
-    return RefinementResult(centers.detach(), progress.snapshot.labels, progress.n_iter, progress.converged,
-                            progress.history)
+    labels = progress.snapshot.labels
+    if settings.precision != "float32":  # final labels in float32, as predict computes them
+        labels = compute_snapshot(encoder.eval(), centers.detach(), data, settings.alpha).labels
+    return RefinementResult(centers.detach(), labels, progress.n_iter, progress.converged, progress.history)
 
 
-def _snapshot(encoder: nn.Module, centers: torch.Tensor, data: torch.Tensor, alpha: float) -> TargetSnapshot:
+def _snapshot(encoder: nn.Module, centers: torch.Tensor, data: torch.Tensor,
+              settings: ClusteringSettings) -> TargetSnapshot:
     encoder.eval()
-    return compute_snapshot(encoder, centers.detach(), data, alpha)
+    return compute_snapshot(in_precision(encoder, settings.precision), centers.detach(), data, settings.alpha)

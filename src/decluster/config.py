@@ -34,6 +34,8 @@ class PretrainSettings:
         Mini-batch size.
     dropout : float
         Dropout rate used as corruption in the greedy layer-wise phase.
+    precision : {"float32", "bfloat16"}
+        Arithmetic of the forward and backward passes (weights always stay float32).
     """
 
     mode: str = "layerwise"
@@ -44,6 +46,7 @@ class PretrainSettings:
     lr_schedule: str = "cosine"
     batch_size: int = 256
     dropout: float = 0.2
+    precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class ClusteringSettings:
         Learning rate of SGD.
     momentum : float
         Momentum of SGD.
+    precision : {"float32", "bfloat16"}
+        Arithmetic of the encoder's passes (weights, centroids, Q and P stay float32).
     """
 
     alpha: float = 1.0
@@ -76,3 +81,4 @@ class ClusteringSettings:
     batch_size: int = 256
     lr: float = 0.01
     momentum: float = 0.9
+    precision: str = "float32"

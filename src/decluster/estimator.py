@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as check
 from ._batching import map_in_batches
-from ._device import resolve_device
+from ._device import PRECISIONS, resolve_device, resolve_precision
 from .autoencoder import StackedAutoencoder, pretrain_autoencoder, pretraining_stages
 from .checkpoint import FitSession
 from .clustering import kl_divergence, refine_clusters, soft_assignments, target_distribution
@@ -119,6 +119,12 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         SGD momentum of the clustering phase.
     device : str or torch.device, default="auto"
         Torch device ("cpu", "cuda", "cuda:1", "mps" or "auto"). ``"auto"`` picks CUDA, then Apple MPS, then the CPU; resolved once in ``fit``.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of training, "auto", "float32" or "bfloat16". ``"bfloat16"`` runs the network's
+        passes in bfloat16 mixed precision (weights, centroids, Q and P stay float32); ``"auto"``
+        chooses it where the hardware computes bfloat16 natively (CUDA GPUs that support it,
+        CPUs with Intel AMX) and float32 elsewhere. The final labels, ``predict`` and ``transform``
+        always compute in float32.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, corruption, shuffling and k-means.
     verbose : bool, default=False
@@ -182,6 +188,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         lr: float = 0.01,
         momentum: float = 0.9,
         device="auto",
+        precision: str = "auto",
         random_state=None,
         verbose: bool = False,
     ):
@@ -206,11 +213,12 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.lr = lr
         self.momentum = momentum
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
     # ----------------------------------------------------------------- validation
-    def _pretrain_settings(self) -> PretrainSettings:
+    def _pretrain_settings(self, precision: str) -> PretrainSettings:
         return PretrainSettings(
             mode=check.check_choice(self.pretrain, "pretrain", PRETRAIN_MODES),
             layer_epochs=check.check_positive_int(self.layer_epochs, "layer_epochs", min_val=0),
@@ -220,9 +228,10 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             lr_schedule=check.check_choice(self.pretrain_lr_schedule, "pretrain_lr_schedule", LR_SCHEDULES),
             batch_size=check.check_positive_int(self.pretrain_batch_size, "pretrain_batch_size"),
             dropout=check.check_real(self.dropout, "dropout", min_val=0, max_val=1, include_boundaries="left"),
+            precision=precision,
         )
 
-    def _clustering_settings(self) -> ClusteringSettings:
+    def _clustering_settings(self, precision: str) -> ClusteringSettings:
         return ClusteringSettings(
             alpha=check.check_real(self.alpha, "alpha", min_val=0, include_boundaries="neither"),
             update_interval=check.check_positive_int(self.update_interval, "update_interval"),
@@ -231,6 +240,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             batch_size=check.check_positive_int(self.batch_size, "batch_size"),
             lr=check.check_real(self.lr, "lr", min_val=0, include_boundaries="neither"),
             momentum=check.check_real(self.momentum, "momentum", min_val=0, max_val=1, include_boundaries="left"),
+            precision=precision,
         )
 
     def _check_data(self, X, *, reset: bool) -> np.ndarray:
@@ -283,9 +293,11 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         n_clusters = check.check_positive_int(self.n_clusters, "n_clusters")
         if X.shape[0] < n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}")
-        pretrain_settings, clustering_settings = self._pretrain_settings(), self._clustering_settings()
-        n_init = check.check_positive_int(self.n_init, "n_init")
         device = resolve_device(self.device)
+        precision = resolve_precision(check.check_choice(self.precision, "precision", PRECISIONS), device)
+        pretrain_settings, clustering_settings = self._pretrain_settings(precision), self._clustering_settings(precision)
+        n_init = check.check_positive_int(self.n_init, "n_init")
+        logger.info("training on %s in %s", device, precision)
         seeds = [int(s) for s in check_random_state(self.random_state).randint(_SEED_BOUND, size=3)]
         autoencoder = self._initial_autoencoder(X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)
         session = self._open_session(X, autoencoder, pretrain_settings.mode, seeds, checkpoint_dir, resume,
