@@ -80,7 +80,8 @@ def resolve_precision(spec: str, device: torch.device) -> str:
     return "float32"
 
 
-def in_precision(function: Callable[[torch.Tensor], torch.Tensor], precision: str) -> Callable[[torch.Tensor], torch.Tensor]:
+def in_precision(function: Callable[[torch.Tensor], torch.Tensor],
+                 precision: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """``function`` run under bfloat16 autocast when ``precision`` is ``"bfloat16"``, returning float32.
 
     Weights stay float32 (the optimizer updates those); only the arithmetic of matrix products is

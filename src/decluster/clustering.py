@@ -372,7 +372,7 @@ def refine_clusters(
         )
     labels = progress.snapshot.labels
     if settings.precision != "float32":  # final labels in float32, as predict computes them
-        labels = compute_snapshot(encoder.eval(), centers.detach(), data, settings.alpha).labels
+        labels = soft_assignments(encoder.eval(), centers.detach(), data, settings.alpha).argmax(dim=1)
     return RefinementResult(centers.detach(), labels, progress.n_iter, progress.converged, progress.history)
 
 
