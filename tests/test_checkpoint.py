@@ -15,7 +15,7 @@ from decluster import DEC
 from decluster._batching import BatchCursor
 from decluster.checkpoint import CHECKPOINT_KIND, LoopState, optimizer_state, restore_optimizer
 from decluster.exceptions import CheckpointError, DivergenceError, FitInterrupted
-from decluster.persistence import read_model
+from decluster.io.model_folder import read_model
 
 CHILD = Path(__file__).with_name("fit_child.py")
 SCRIPT = Path(sys.executable).parent / "decluster"

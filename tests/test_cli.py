@@ -75,7 +75,8 @@ def test_predict_evaluate_and_plot_from_the_saved_model(fitted_run, tmp_path):
     assert json.loads(result.stdout)["accuracy"] == pytest.approx(metrics["accuracy"])
     run("plot", "--model", str(out / "model"), "--dataset", "digits", "--out", str(tmp_path / "plots"),
         "--plot-points", "200")
-    assert {p.name for p in (tmp_path / "plots").iterdir()} == {"embedding.png", "training.png", "confusion.png"}
+    assert {p.name for p in (tmp_path / "plots").iterdir()} == {"embedding.png", "training.png", "confusion.png",
+                                                               "manifest.json"}
 
 
 def test_user_csv_with_labels_and_stdout_predictions(fitted_run, tmp_path):

@@ -19,7 +19,7 @@ WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from decluster import DEC
-    from decluster.persistence import atomic_write_bytes
+    from decluster.io.files import atomic_write_bytes
     folder = Path(sys.argv[1])
     models = [DEC.load(folder / "a"), DEC.load(folder / "b")]
     payloads = [b"a" * 3_000_000, b"b" * 2_000_000]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from decluster import DEC
-from decluster.persistence import CONFIG_FILE, atomic_write_bytes
+from decluster.io.files import atomic_write_bytes
+from decluster.io.model_folder import CONFIG_FILE
 
 
 @pytest.fixture
@@ -144,7 +145,7 @@ def test_inconsistent_config(saved):
     config = json.loads((saved / CONFIG_FILE).read_text())
     config["dims"] = [64, 3, 10]
     (saved / CONFIG_FILE).write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="inconsistent model"):
+    with pytest.raises(ValueError, match="invalid model"):
         DEC.load(saved)
 
 
@@ -161,7 +162,7 @@ def _replace_weights(folder, payload: bytes) -> None:
 
     config = json.loads((folder / CONFIG_FILE).read_text())
     _weights(folder).unlink()
-    name = "weights-tampered.safetensors"
+    name = "weights-0123456789abcdef.safetensors"
     (folder / name).write_bytes(payload)
     config.update(weights=name, weights_sha256=hashlib.sha256(payload).hexdigest())
     (folder / CONFIG_FILE).write_text(json.dumps(config))
@@ -176,9 +177,9 @@ def _edited_tensors(folder, edit) -> bytes:
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t: t.pop("encoder.0.weight"), "Missing key"),
+    (lambda t: t.pop("encoder.0.weight"), "encoder.0.weight is missing"),
     (lambda t: t.update(extra=t["labels"].clone()), "unexpected tensors"),
-    (lambda t: t.update({"encoder.0.bias": t["encoder.0.bias"][:-1]}), "size mismatch"),
+    (lambda t: t.update({"encoder.0.bias": t["encoder.0.bias"][:-1]}), "encoder.0.bias is torch.float32 of shape"),
     (lambda t: t.update(cluster_centers=t["cluster_centers"][:, :3].contiguous()), "cluster_centers"),
     (lambda t: t.update(labels=t["labels"].float()), "labels"),
 ])

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import torch
 
+from .io.checks import expect_int, expect_object
+
 INFERENCE_BATCH_SIZE = 4096
 
 
@@ -55,11 +57,13 @@ class BatchCursor:
 
     def restore(self, tensors: dict[str, torch.Tensor], values: dict[str, int]) -> None:
         """Continue the walk saved by :meth:`state`."""
-        position = int(values["position"])
+        position = expect_int(expect_object(values, "cursor", {"position"})["position"], "cursor.position",
+                              low=0, high=self.n_samples)
         order = tensors.get("order")
-        if not 0 <= position <= self.n_samples or (order is None and position < self.n_samples) or (
-                order is not None and order.shape != (self.n_samples,)):
-            raise ValueError("saved batch order does not match the data")
+        if (order is None and position < self.n_samples) or (order is not None and (
+                order.shape != (self.n_samples,) or order.dtype != torch.int64
+                or not torch.equal(order.sort().values, torch.arange(self.n_samples)))):
+            raise ValueError("saved batch order is not a permutation of the data's rows")
         self.position = position
         self.order = None if order is None else order.to(self.generator.device)
 

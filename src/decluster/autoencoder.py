@@ -15,6 +15,7 @@ from ._batching import BatchCursor, map_in_batches
 from ._device import in_precision
 from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import PretrainSettings
+from .io.checks import expect_int, expect_list, expect_number
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,21 @@ class StackedAutoencoder(nn.Module):
         encoders = [m for m in self.encoder if isinstance(m, nn.Linear)]
         decoders = [m for m in self.decoder if isinstance(m, nn.Linear)]
         return encoders[depth], decoders[len(decoders) - 1 - depth]
+
+
+def state_shapes(dims: Sequence[int]) -> dict[str, tuple[int, ...]]:
+    """Name and shape of each tensor in the ``state_dict`` of ``StackedAutoencoder(dims)``.
+
+    Lets a loader check a file against ``dims`` before building (allocating) the network.
+    Encoder layer i (``encoder.{2i}``) maps dims[i] to dims[i+1]; the decoder mirrors it.
+    """
+    pairs = list(zip(dims[:-1], dims[1:]))
+    shapes = {}
+    for index, (n_in, n_out) in enumerate(pairs):
+        shapes[f"encoder.{2 * index}.weight"], shapes[f"encoder.{2 * index}.bias"] = (n_out, n_in), (n_out,)
+    for index, (n_in, n_out) in enumerate(reversed(pairs)):
+        shapes[f"decoder.{2 * index}.weight"], shapes[f"decoder.{2 * index}.bias"] = (n_in, n_out), (n_in,)
+    return shapes
 
 
 def _dropout(x: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
@@ -224,8 +240,12 @@ class _EpochProgress:
         return LoopState({"loss_total": self.total}, {"epoch": self.epoch, "losses": list(self.losses)})
 
     def restore(self, saved: LoopState) -> None:
-        self.total = saved.tensors["loss_total"].to(self.total.device)
-        self.epoch, self.losses = int(saved.values["epoch"]), [float(v) for v in saved.values["losses"]]
+        total = saved.tensors.get("loss_total")
+        if total is None or total.shape != () or not bool(torch.isfinite(total)):
+            raise ValueError("loss_total must be a finite scalar")
+        epoch = expect_int(saved.values.get("epoch"), "epoch", low=0)
+        self.losses = expect_list(saved.values.get("losses"), "losses", expect_number, length=epoch)
+        self.total, self.epoch = total.to(self.total.device, self.total.dtype), epoch
 
 
 def _layer_pair_functions(

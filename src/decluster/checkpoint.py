@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -25,8 +26,10 @@ import torch
 from torch import nn
 
 from ._batching import BatchCursor
+from .io.checks import conform, expect_int, expect_list, expect_number, expect_object, expect_str
 from .exceptions import CheckpointError, DivergenceError, FitInterrupted
-from .persistence import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
+from .io.folders import created_folder, folder_is_new, folder_lock
+from .io.model_folder import CONFIG_FILE, add_prefix, folder_kind, read_model, strip_prefix, write_model
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +60,43 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> LoopState:
     return state
 
 
+def _optimizer_entry(value: Any, where: str) -> tuple[int, list[str]]:
+    param_id, names = expect_list(value, where, lambda v, w: v, length=2)
+    return expect_int(param_id, f"{where}[0]", low=0), expect_list(names, f"{where}[1]", expect_str)
+
+
 def restore_optimizer(optimizer: torch.optim.Optimizer, state: LoopState) -> None:
-    """Load what :func:`optimizer_state` saved into ``optimizer``."""
-    entries = {param_id: {name: state.tensors[f"{param_id}.{name}"] for name in names}
-               for param_id, names in state.values["entries"]}
-    optimizer.load_state_dict({"state": entries, "param_groups": state.values["param_groups"]})
+    """Load what :func:`optimizer_state` saved into ``optimizer``, after checking all of it.
+
+    Raises
+    ------
+    ValueError
+        If the parameter groups differ in structure from the optimizer's, or a state tensor
+        is missing, not finite or not of its parameter's shape.
+    """
+    template = optimizer.state_dict()["param_groups"]
+    values = expect_object(state.values, "optimizer", {"param_groups", "entries"})
+    conform(values["param_groups"], template, "optimizer.param_groups")
+    if [group["params"] for group in values["param_groups"]] != [group["params"] for group in template]:
+        raise ValueError("optimizer.param_groups name other parameters")
+    parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
+    entries = {}
+    for param_id, names in expect_list(values["entries"], "optimizer.entries", _optimizer_entry):
+        if param_id >= len(parameters):
+            raise ValueError(f"optimizer.entries: no parameter {param_id}")
+        entries[param_id] = {name: _optimizer_tensor(state.tensors, f"{param_id}.{name}",
+                                                     parameters[param_id].shape) for name in names}
+    optimizer.load_state_dict({"state": entries, "param_groups": values["param_groups"]})
+
+
+def _optimizer_tensor(tensors: dict[str, torch.Tensor], name: str, shape: torch.Size) -> torch.Tensor:
+    """The optimizer state tensor ``name``: a finite scalar (a step count) or of ``shape``."""
+    tensor = tensors.get(name)
+    if tensor is None or not tensor.is_floating_point() or tensor.shape not in (shape, torch.Size([])):
+        raise ValueError(f"optimizer state {name} is missing or of the wrong type or shape")
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"optimizer state {name} holds NaN or infinite values")
+    return tensor
 
 
 def capture_loop(cursor: BatchCursor, optimizer: torch.optim.Optimizer, own: LoopState,
@@ -80,10 +115,12 @@ def capture_loop(cursor: BatchCursor, optimizer: torch.optim.Optimizer, own: Loo
 def restore_loop(state: LoopState, cursor: BatchCursor, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> None:
     """Load the parts of ``state`` written by :func:`capture_loop` (the loop restores its own)."""
-    cursor.restore(strip_prefix(state.tensors, "cursor."), state.values["cursor"])
-    restore_optimizer(optimizer, LoopState(strip_prefix(state.tensors, "optimizer."), state.values["optimizer"]))
+    values = expect_object(state.values, "loop")
+    cursor.restore(strip_prefix(state.tensors, "cursor."), values.get("cursor"))
+    restore_optimizer(optimizer, LoopState(strip_prefix(state.tensors, "optimizer."), values.get("optimizer")))
     if scheduler is not None:
-        scheduler.load_state_dict(state.values["scheduler"])
+        conform(values.get("scheduler"), scheduler.state_dict(), "scheduler")
+        scheduler.load_state_dict(values["scheduler"])
 
 
 def _differences(current: dict[str, Any], saved: dict[str, Any]) -> list[str]:
@@ -148,16 +185,22 @@ class FitSession:
         """
         if self.directory is None:
             raise CheckpointError("resume=True needs a checkpoint_dir")
-        if not (self.directory / CONFIG_FILE).is_file():
+        if not os.path.lexists(self.directory / CONFIG_FILE):
             raise CheckpointError(f"{self.directory}: no checkpoint to resume from")
         try:
             saved = read_model(self.directory, CHECKPOINT_KIND)
-            config, stage = saved.config, saved.config["stage"]
-            saved_header, seeds = dict(config["header"]), config["header"]["seeds"]
-            losses = {str(name): [float(v) for v in values] for name, values in config["losses"].items()}
+            config = saved.config
+            stage = expect_str(config.get("stage"), "stage")
+            saved_header = expect_object(config.get("header"), "header")
+            seeds = expect_list(saved_header.get("seeds"), "header.seeds",
+                                lambda v, w: expect_int(v, w, low=0, high=2**31 - 1), length=3)
+            losses = {name: expect_list(values, f"losses.{name}", expect_number)
+                      for name, values in expect_object(config.get("losses"), "losses").items()}
+            if config.get("loop") is not None:
+                expect_object(config["loop"], "loop")
             if stage not in self.stages or GENERATOR_KEY not in saved.tensors:
-                raise ValueError(f"stage {stage!r} unknown or generator state missing")
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise ValueError(f"stage {stage!r:.40} unknown or generator state missing")
+        except ValueError as error:
             raise CheckpointError(f"{self.directory}: unusable checkpoint ({error})") from None
         self._check_header(saved_header)
         self.header, self.losses = dict(self.header, seeds=seeds), losses
@@ -174,21 +217,30 @@ class FitSession:
             )
 
     def check_folder(self) -> None:
-        """Refuse a checkpoint folder that is a file or holds something other than checkpoints."""
+        """Refuse a checkpoint folder that is a file or holds anything but a decluster checkpoint."""
         if self.directory is None:
             return
         if self.directory.exists() and not self.directory.is_dir():
             raise CheckpointError(f"{self.directory}: exists and is not a folder")
-        description = self.directory / CONFIG_FILE
-        if description.exists():
-            try:
-                kind = json.loads(description.read_bytes()).get("kind")
-            except (OSError, ValueError, AttributeError):
-                kind = None
-            if kind != CHECKPOINT_KIND:
-                raise CheckpointError(f"{self.directory}: holds files that are not a decluster checkpoint; "
-                                      "choose another checkpoint folder")
-            logger.warning("starting afresh: the checkpoint in %s will be replaced", self.directory)
+        if folder_is_new(self.directory):
+            return
+        if folder_kind(self.directory) != CHECKPOINT_KIND:
+            raise CheckpointError(f"{self.directory}: holds files that are not a decluster checkpoint; "
+                                  "choose a new or empty checkpoint folder")
+        logger.warning("starting afresh: the checkpoint in %s will be replaced", self.directory)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """While inside: the checkpoint folder is claimed and signals ask the fit to stop.
+
+        The folder is created and locked, so a second fit with the same folder is refused with
+        :class:`~decluster.io.FolderInUseError`; if the fit leaves it empty, it is removed.
+        """
+        if self.directory is None:
+            yield
+            return
+        with created_folder(self.directory), folder_lock(self.directory, wait=False), self._catching_signals():
+            yield
 
     @property
     def resumed_stage(self) -> str | None:
@@ -223,18 +275,21 @@ class FitSession:
         self._modules[name] = module
         if self._resumed is not None and any(key.startswith(f"{name}.") for key in self._resumed[1]):
             with self.restoring(name):
-                module.load_state_dict(strip_prefix(self._resumed[1], f"{name}."), strict=True)
+                saved = strip_prefix(self._resumed[1], f"{name}.")
+                if not _finite(saved):
+                    raise ValueError("NaN or infinite weights")
+                module.load_state_dict(saved, strict=True)
 
     def keep(self, name: str, tensor: torch.Tensor) -> None:
         """Save ``tensor`` under ``name`` in every later checkpoint."""
         self._kept[name] = tensor
 
-    def kept(self, name: str) -> torch.Tensor:
-        """A tensor stored with :meth:`keep` in the resumed checkpoint."""
-        try:
-            return self._resumed[1][f"kept.{name}"]
-        except (TypeError, KeyError):
-            raise CheckpointError(f"{self.directory}: the checkpoint lacks {name}") from None
+    def kept(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """A float tensor of ``shape`` stored with :meth:`keep` in the resumed checkpoint."""
+        tensor = None if self._resumed is None else self._resumed[1].get(f"kept.{name}")
+        if tensor is None or tuple(tensor.shape) != shape or not tensor.is_floating_point() or not _finite({name: tensor}):
+            raise CheckpointError(f"{self.directory}: the checkpoint lacks a finite {name} of shape {shape}")
+        return tensor
 
     def track_generator(self, generator: torch.Generator) -> None:
         """Save ``generator``'s state in every checkpoint, and restore it now if resuming."""
@@ -294,7 +349,7 @@ class FitSession:
 
     # ----------------------------------------------------------------- signals
     @contextmanager
-    def catching_signals(self) -> Iterator[None]:
+    def _catching_signals(self) -> Iterator[None]:
         """While inside, SIGINT and SIGTERM ask the fit to checkpoint and stop at the next step.
 
         A second signal interrupts at once. Only with a folder and in the main thread.

@@ -22,6 +22,7 @@ from ._batching import BatchCursor, map_in_batches
 from ._device import in_precision
 from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import ClusteringSettings
+from .io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +209,15 @@ class ClusteringHistory:
     losses: list[float] = field(default_factory=list)
     label_changes: list[float] = field(default_factory=list)
 
+    @classmethod
+    def from_json(cls, value, where: str) -> ClusteringHistory:
+        """The history stored as JSON by ``dataclasses.asdict``, checked field by field."""
+        value = expect_object(value, where, {"iterations", "losses", "label_changes"})
+        iterations = expect_list(value["iterations"], f"{where}.iterations", lambda v, w: expect_int(v, w, low=0))
+        n = len(iterations)
+        return cls(iterations, expect_list(value["losses"], f"{where}.losses", expect_number, n),
+                   expect_list(value["label_changes"], f"{where}.label_changes", expect_number, n))
+
     def record(self, iteration: int, loss: float, label_change: float) -> None:
         """Append the values of one update."""
         self.iterations.append(iteration)
@@ -261,11 +271,30 @@ class _RefinementProgress:
         return LoopState(tensors, values)
 
     @classmethod
-    def restore(cls, saved: LoopState, device: torch.device) -> _RefinementProgress:
-        tensors, values = {name: t.to(device) for name, t in saved.tensors.items()}, saved.values
+    def restore(cls, saved: LoopState, centers: torch.Tensor, n_samples: int) -> _RefinementProgress:
+        """The progress saved by :meth:`state`, checked against the centroids and the data."""
+        tensors, values = saved.tensors, saved.values
+        _check_saved(tensors, "centers", tuple(centers.shape), torch.float32)
+        _check_saved(tensors, "target", (n_samples, len(centers)), torch.float32)
+        _check_saved(tensors, "labels", (n_samples,), torch.int64)
+        _check_saved(tensors, "loss_total", (), torch.float32)
+        if n_samples and not 0 <= int(tensors["labels"].min()) <= int(tensors["labels"].max()) < len(centers):
+            raise ValueError("saved labels out of range")
+        tensors = {name: tensor.to(centers.device) for name, tensor in tensors.items()}
         return cls(TargetSnapshot(tensors["target"], tensors["labels"]), tensors["loss_total"],
-                   int(values["n_iter"]), int(values["steps_since_update"]), bool(values["converged"]),
-                   ClusteringHistory(**values["history"]))
+                   expect_int(values.get("n_iter"), "n_iter", low=0),
+                   expect_int(values.get("steps_since_update"), "steps_since_update", low=0),
+                   expect_bool(values.get("converged"), "converged"),
+                   ClusteringHistory.from_json(values.get("history"), "history"))
+
+
+def _check_saved(tensors: dict[str, torch.Tensor], name: str, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    """Raise ``ValueError`` unless the saved tensor ``name`` has this shape and dtype and is finite."""
+    tensor = tensors.get(name)
+    if tensor is None or tuple(tensor.shape) != shape or tensor.dtype != dtype:
+        raise ValueError(f"saved {name} is missing or not {dtype} of shape {shape}")
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"saved {name} holds NaN or infinite values")
 
 
 def _kl_step(encode: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor,
@@ -343,7 +372,7 @@ def refine_clusters(
     else:
         with session.restoring("the clustering phase"):
             restore_loop(saved, cursor, optimizer)
-            progress = _RefinementProgress.restore(saved, data.device)
+            progress = _RefinementProgress.restore(saved, centers.detach(), len(data))
             with torch.no_grad():
                 centers.copy_(saved.tensors["centers"])
     capture = lambda: capture_loop(cursor, optimizer, progress.state(centers))  # noqa: E731

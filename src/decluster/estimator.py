@@ -245,7 +245,18 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _check_data(self, X, *, reset: bool) -> np.ndarray:
         """Validate features as a finite 2-D float32 array (and their count, unless ``reset``)."""
-        return validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
+        X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
+        return X if X.flags.writeable else np.array(X)  # torch shares memory only with writable arrays
+
+    def _check_params(self) -> None:
+        """Check every parameter as ``fit`` does, without fitting (used when loading a model)."""
+        check.check_positive_int(self.n_clusters, "n_clusters")
+        check.check_positive_int(self.n_init, "n_init")
+        check.check_widths(self.hidden_dims, "hidden_dims")
+        check.check_positive_int(self.embedding_dim, "embedding_dim")
+        precision = check.check_choice(self.precision, "precision", PRECISIONS)
+        self._pretrain_settings(precision)
+        self._clustering_settings(precision)
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X, y=None, *, checkpoint_dir=None, resume: bool = False, checkpoint_interval: float = 120.0):
@@ -306,7 +317,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         generator = torch.Generator(device=device).manual_seed(train_seed)
         data = torch.from_numpy(X).to(device)
         times: dict[str, float] = {}
-        with session.catching_signals():
+        with session.running():
             session.track_generator(generator)
             with _stopwatch(times, "pretrain"):
                 self.pretrain_losses_ = self._pretrain(autoencoder, data, pretrain_settings, generator, session)
@@ -373,7 +384,8 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
                          seed: int, session: FitSession) -> torch.Tensor:
         """k-means centroids on the embedding, or those of the resumed checkpoint."""
         if session.reached("clustering"):
-            return session.kept("initial_centers").to(data.device)
+            embedding_dim = encoder[-1].out_features
+            return session.kept("initial_centers", (n_clusters, embedding_dim)).to(data.device)
         centers = _kmeans_centers(encoder, data, n_clusters, n_init, seed)
         session.keep("initial_centers", centers)
         session.save("clustering", None, "the end of k-means")
@@ -453,13 +465,27 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         return -float(kl_divergence(target_distribution(q), log_q))
 
     # ----------------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
         """Write the fitted model to the folder ``path`` (safetensors weights and JSON).
 
-        The folder is created if needed; an existing model there is replaced atomically.
+        The folder is created if needed; a model of this class already there is replaced
+        atomically (concurrent saves into one folder run one after the other, the last one
+        wins). A folder holding anything else is refused.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        overwrite : bool, default=False
+            Save even into a folder holding files decluster did not write: its ``config.json``
+            is replaced, every other file is kept.
+
+        Raises
+        ------
+        ForeignFolderError
+            A ``ValueError``: the folder holds files that are not a decluster model.
         """
         check_is_fitted(self)
-        save_dec(self, path)
+        save_dec(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device="auto") -> DEC:

@@ -30,7 +30,7 @@ from sklearn.manifold import TSNE
 from sklearn.utils import check_random_state
 
 from .metrics import _check_label_pair, match_labels
-from .persistence import atomic_write_bytes
+from .io.files import atomic_write_bytes
 
 EMBEDDING_METHODS = ("auto", "tsne", "umap")
 """Accepted values of ``plot_embedding``'s ``method``."""
@@ -118,7 +118,10 @@ def _reduce_to_plane(data: np.ndarray, method: str, random_state) -> np.ndarray:
     if n_rows < 2:
         return np.zeros((n_rows, 2))
     if method == "umap":
-        reducer = _umap_class()(n_components=2, n_neighbors=min(15, n_rows - 1), random_state=random_state)
+        # A seeded UMAP runs on one thread; saying so spares its warning that n_jobs was overridden.
+        threads = {} if random_state is None else {"n_jobs": 1}
+        reducer = _umap_class()(n_components=2, n_neighbors=min(15, n_rows - 1), random_state=random_state,
+                                **threads)
         return np.asarray(reducer.fit_transform(data), dtype=np.float64)
     tsne = TSNE(
         n_components=2,

@@ -1,0 +1,218 @@
+"""Reading files that may be hostile, and writing files without ever leaving half of one.
+
+Reads open only regular files, never block on a FIFO, never read past a size limit and never
+follow a link out of a given folder. Writes replace a regular file atomically (a temporary file
+renamed over it, with SIGINT/SIGTERM held back until the rename is done) and stream into
+anything else (a FIFO, a device, a pipe from a process substitution), never replacing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+MAX_JSON_BYTES = 16 * 2**20
+"""Largest JSON description read (16 MiB); a model's or checkpoint's is a few kilobytes."""
+
+STDOUT = "-"
+"""The output path that means standard output."""
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(getattr(error, "strerror", None) or error).split())
+
+
+def read_regular_file(path: str | os.PathLike, *, limit: int | None = None,
+                      within: str | os.PathLike | None = None) -> bytes:
+    """The bytes of a regular file, read without blocking and without following a last link.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    limit : int, optional
+        Refuse a file larger than this many bytes before reading any of it.
+    within : str or os.PathLike, optional
+        A folder the file must lie in once links are resolved (links inside it are followed).
+
+    Raises
+    ------
+    ValueError
+        Naming the file: missing, unreadable, a link (out of ``within``), a FIFO, device or
+        folder, or larger than ``limit``.
+    """
+    path = Path(path)
+    if within is not None:
+        real, root = os.path.realpath(path), os.path.realpath(within)
+        if os.path.commonpath([real, root]) != root:
+            raise ValueError(f"{path}: a link that leads out of {within}; refusing to follow it")
+        path = Path(real)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        if os.path.islink(path):
+            raise ValueError(f"{path}: a symbolic link; refusing to follow it") from None
+        raise ValueError(f"{path}: cannot read ({_one_line(error)})") from None
+    with os.fdopen(descriptor, "rb", buffering=0) as stream:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        if limit is not None and info.st_size > limit:
+            raise ValueError(f"{path}: {info.st_size} bytes, more than the {limit} accepted")
+        return _read_exactly(stream, info.st_size, path)
+
+
+def _read_exactly(stream, size: int, path: Path) -> bytes:
+    """At most ``size`` bytes (the size the file had when opened), even if it grows meanwhile."""
+    chunks, remaining = [], size
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({_one_line(error)})") from None
+    return b"".join(chunks)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_json(path: str | os.PathLike, *, limit: int = MAX_JSON_BYTES,
+              within: str | os.PathLike | None = None) -> Any:
+    """Parse a JSON file read with :func:`read_regular_file`; refuse NaN/Infinity and deep nesting.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, for anything :func:`read_regular_file` refuses and for text that is
+        not strict JSON (including nesting too deep to parse).
+    """
+    payload = read_regular_file(path, limit=limit, within=within)
+    try:
+        return json.loads(payload.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(f"{path}: not valid JSON (nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{path}: not valid JSON ({_one_line(error)})") from None
+
+
+@contextmanager
+def deferred_signals(numbers: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while inside, then deliver them to the previous handlers.
+
+    Used around the few steps that must finish together (a write and its rename). Only in the
+    main thread, where Python runs signal handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {number: signal.getsignal(number) for number in numbers}
+    previous = {number: handler for number, handler in previous.items() if handler is not None}
+    for number in previous:
+        signal.signal(number, lambda got, frame: received.append(got))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(received):
+            signal.raise_signal(number)
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode of the file being replaced, or that of a new file (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def atomic_write_bytes(target: str | os.PathLike, payload: bytes) -> None:
+    """Write ``payload`` to ``target`` through a temporary file and a rename.
+
+    Readers see either the previous file or the complete new one, never a partial write;
+    SIGINT and SIGTERM wait until the rename is done. The file keeps the permissions of the
+    file it replaces (a new one gets 0666 less the umask).
+
+    Raises
+    ------
+    OSError
+        With ``target`` in the message, if the folder is missing or not writable or the disk
+        is full; no temporary file is left behind.
+    """
+    target = Path(target)
+    with deferred_signals():
+        try:
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except OSError as error:
+            raise OSError(error.errno, f"cannot write {target} ({_one_line(error)})") from None
+        try:
+            os.chmod(temporary, _new_file_mode(target))
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(payload)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, target)
+        except BaseException as error:
+            Path(temporary).unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise OSError(error.errno, f"cannot write {target} ({_one_line(error)})") from None
+            raise
+
+
+def write_output(path: str | os.PathLike, payload: bytes) -> None:
+    """Write a result file the way a user expects of ``--out PATH``.
+
+    ``"-"`` writes to standard output. A FIFO, device or pipe (``/dev/null``, ``>(gzip > x.gz)``)
+    is opened and streamed into, never replaced. A link to a regular file is followed and the
+    file it points to replaced atomically (the link stays). Anything else is written with
+    :func:`atomic_write_bytes`.
+
+    Raises
+    ------
+    OSError
+        Naming ``path``: it is a folder, or it cannot be written.
+    """
+    if str(path) == STDOUT:
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.flush()
+        return
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, f"{path} is a folder; give a file name")
+    if mode is not None and not stat.S_ISREG(mode):
+        try:
+            with open(path, "wb") as stream:
+                stream.write(payload)
+        except OSError as error:
+            raise OSError(error.errno, f"cannot write {path} ({_one_line(error)})") from None
+        return
+    atomic_write_bytes(os.path.realpath(path), payload)
+
+
+def same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """Whether two paths name the same file (hard and symbolic links included)."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        return os.path.realpath(first) == os.path.realpath(second)
