@@ -127,7 +127,7 @@ def test_auto_falls_back_to_tsne_without_umap(blobs, fake_reducer, monkeypatch):
 
 def test_auto_prefers_umap_when_installed(blobs, monkeypatch):
     class FakeUMAP:
-        def __init__(self, n_components, n_neighbors, random_state):
+        def __init__(self, n_components, n_neighbors, random_state, n_jobs=-1):
             assert n_components == 2
 
         def fit_transform(self, data):

@@ -7,10 +7,14 @@ import csv
 import io
 import json
 import logging
+import os
 import shlex
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +23,17 @@ from . import __version__
 from .estimator import DEC
 from .exceptions import FitInterrupted
 from .metrics import evaluate
-from .persistence import atomic_write_bytes
+from .io.files import STDOUT, atomic_write_bytes, same_file, write_output
+from .io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
+from .io.model_folder import check_model_folder
 from .runconfig import add_parameter_flags, config_text, estimator_defaults, explicit_parameters
 
 logger = logging.getLogger("decluster")
 
 MODEL_FOLDER = "model"
 CHECKPOINT_FOLDER = "checkpoint"
+PICTURES = ("embedding.png", "training.png", "confusion.png")
+FIT_FILES = ("labels.csv", "metrics.json", "config.toml", *PICTURES)
 
 
 class UsageError(ValueError):
@@ -48,6 +56,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
     source.add_argument("--data", type=Path, metavar="FILE", help="your own .npy, .npz, .csv or .tsv file")
     group.add_argument("--label-column", metavar="COLUMN",
                        help="with --data: the column holding labels (a header name or a 0-based index)")
+    _add_table_arguments(group, "with a .csv/.tsv --data file")
     group.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="with --dataset: a folder that already holds the data set's files")
     group.add_argument("--no-download", action="store_true", help="with --dataset: never download")
@@ -59,12 +68,41 @@ def _label_column(value: str | None) -> str | int | None:
     return int(value) if value.lstrip("-").isdigit() else value
 
 
+_HEADER_CHOICES = {"auto": "auto", "yes": True, "no": False}
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
+
+
+def _delimiter(value: str) -> str:
+    """The ``--delimiter`` value as one character (``tab``, ``\\t``, ``comma``... name one)."""
+    character = _DELIMITER_NAMES.get(value.lower(), value)
+    if len(character) != 1 or character in '"\r\n':
+        raise argparse.ArgumentTypeError(f"give one character, or tab, comma, semicolon, pipe or space; "
+                                         f"got {value!r}")
+    return character
+
+
+def _add_table_arguments(group, scope: str) -> None:
+    """``--header`` and ``--delimiter``, for reading .csv/.tsv files."""
+    group.add_argument("--header", choices=tuple(_HEADER_CHOICES), default="auto",
+                       help=f"{scope}: whether the first line is a header (default: auto, which takes a "
+                            "line of names, or 0,1,...,n-1 as pandas writes, for a header)")
+    group.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
+                       help=f"{scope}: the column separator, e.g. ';' or tab (default: detected among "
+                            ", ; tab |)")
+
+
+def _table_options(args: argparse.Namespace) -> dict:
+    """The ``header`` and ``delimiter`` keywords of the readers, from ``--header``/``--delimiter``."""
+    return {"header": _HEADER_CHOICES[getattr(args, "header", "auto")],
+            "delimiter": getattr(args, "delimiter", None)}
+
+
 def load_input(args: argparse.Namespace, default_dataset: str | None = None):
     """Features and labels (or None) named by ``--dataset``/``--data``, and a description of them."""
     from .datasets import load_dataset, load_features
 
     if args.data is not None:
-        X, y = load_features(args.data, label_column=_label_column(args.label_column))
+        X, y = load_features(args.data, label_column=_label_column(args.label_column), **_table_options(args))
         return X, y, str(args.data)
     name = args.dataset or default_dataset
     if name is None:
@@ -93,11 +131,6 @@ def assignments_csv(proba: np.ndarray, *, with_proba: bool = False) -> bytes:
     return _csv_bytes(header, rows)
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def _scores(y, labels) -> dict[str, float]:
     if y is None:
         return {}
@@ -116,6 +149,7 @@ def write_plots(model: DEC, X, y, labels: np.ndarray, out: Path, max_points: int
     }
     if y is not None:
         figures["confusion.png"] = plot_confusion(y, labels)
+    out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
         save_figure(figure, out / name)
     return [out / name for name in figures]
@@ -131,22 +165,54 @@ def command_fit(args: argparse.Namespace) -> int:
         parameters["n_clusters"] = int(np.unique(y).size)
     out = args.out
     checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
-    model = DEC(**parameters, verbose=not args.quiet).fit(
-        X, checkpoint_dir=checkpoint_dir, resume=args.resume, checkpoint_interval=args.checkpoint_interval
-    )
-    model.save(out / MODEL_FOLDER)
-    proba = model.predict_proba(X)
-    atomic_write_bytes(out / "labels.csv", assignments_csv(proba))
-    metrics = {
-        "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
-        "n_clusters": model.n_clusters, **_scores(y, model.labels_),
-        "n_iter": model.n_iter_, "converged": model.converged_, "seconds": model.phase_times_,
-    }
-    _write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    _write_text(out / "config.toml", config_text(parameters))
-    pictures = [] if args.no_plots else write_plots(model, X, y, proba.argmax(axis=1), out, args.plot_points)
+    _check_fit_outputs(args, checkpoint_dir)
+    with claimed_output_folder(out):
+        model = DEC(**parameters, verbose=not args.quiet).fit(
+            X, checkpoint_dir=checkpoint_dir, resume=args.resume, checkpoint_interval=args.checkpoint_interval
+        )
+        model.save(out / MODEL_FOLDER, overwrite=args.overwrite)
+        proba = model.predict_proba(X)
+        metrics = {
+            "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
+            "n_clusters": model.n_clusters, **_scores(y, model.labels_),
+            "n_iter": model.n_iter_, "converged": model.converged_, "seconds": model.phase_times_,
+        }
+        files = {"labels.csv": assignments_csv(proba),
+                 "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode("utf-8"),
+                 "config.toml": config_text(parameters).encode("utf-8")}
+        for name, payload in files.items():
+            atomic_write_bytes(out / name, payload)
+        pictures = [] if args.no_plots else write_plots(model, X, y, proba.argmax(axis=1), out, args.plot_points)
+        record_files(out, [*files, *(picture.name for picture in pictures)])
     _print_fit_summary(metrics, out, pictures)
     return 0
+
+
+def _input_files(args: argparse.Namespace) -> list[Path]:
+    """The files a command reads (its data and, for fit, its config file)."""
+    return [path for path in (getattr(args, "data", None), getattr(args, "config", None)) if path is not None]
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, root]) == root
+
+
+def _refuse_outputs_over_inputs(args: argparse.Namespace, files: list[Path], folders: list[Path]) -> None:
+    """A one-line error if an output file or folder would overwrite a file the command reads."""
+    for source in _input_files(args):
+        if any(same_file(source, target) for target in files) or any(_is_within(source, f) for f in folders):
+            raise UsageError(f"{source} is an input and would be overwritten by the output; "
+                             "choose another --out")
+
+
+def _check_fit_outputs(args: argparse.Namespace, checkpoint_dir: Path) -> None:
+    """Before any training: every output location is writable and holds nothing decluster did not write."""
+    out = args.out
+    _refuse_outputs_over_inputs(args, [out / name for name in FIT_FILES], [out / MODEL_FOLDER, checkpoint_dir])
+    check_output_folder(out, FIT_FILES, overwrite=args.overwrite)
+    check_model_folder(out / MODEL_FOLDER, "DEC", overwrite=args.overwrite)
+    check_writable(checkpoint_dir)
 
 
 def _print_fit_summary(metrics: dict, out: Path, pictures: list[Path]) -> None:
@@ -161,14 +227,22 @@ def _print_fit_summary(metrics: dict, out: Path, pictures: list[Path]) -> None:
 
 def command_predict(args: argparse.Namespace) -> int:
     """Assign new data to the clusters of a saved model."""
+    out = args.out or Path(STDOUT)
+    to_file = str(out) != STDOUT and (not os.path.exists(out) or os.path.isfile(out))
+    if str(out) != STDOUT:
+        _refuse_outputs_over_inputs(args, [out], [args.model])
+        if _is_within(out, args.model):
+            raise UsageError(f"{out} is inside the model folder {args.model}; choose another --out")
+        if out.is_dir():
+            raise UsageError(f"{out} is a folder; give --out a file name (or - for standard output)")
+    if to_file:
+        check_writable(out.parent)
     model = DEC.load(args.model, device=args.device)
     X, _, _ = load_input(args)
     payload = assignments_csv(model.predict_proba(X), with_proba=args.proba)
-    if args.out is None:
-        sys.stdout.write(payload.decode("utf-8"))
-    else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(args.out, payload)
+    if to_file:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    write_output(out, payload)
     return 0
 
 
@@ -176,15 +250,19 @@ def command_evaluate(args: argparse.Namespace) -> int:
     """Score cluster labels against true labels (ACC, NMI, ARI)."""
     from .datasets import load_dataset, load_labels
 
-    predicted = load_labels(args.labels, column=_label_column(args.labels_column), preferred=("cluster",))
+    options = _table_options(args)
+    predicted = load_labels(args.labels, column=_label_column(args.labels_column), preferred=("cluster",),
+                            **options)
     if args.truth is not None:
-        truth = load_labels(args.truth, column=_label_column(args.truth_column), preferred=("label", "y"))
+        truth = load_labels(args.truth, column=_label_column(args.truth_column), preferred=("label", "y"),
+                            **options)
     else:
         _, truth = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download)
         if truth is None:
             raise UsageError(f"data set {args.dataset} has no labels")
     if len(predicted) != len(truth):
-        raise UsageError(f"{len(predicted)} predicted labels but {len(truth)} true labels")
+        hint = " (is a first line a header, or not? see --header)" if abs(len(predicted) - len(truth)) == 1 else ""
+        raise UsageError(f"{len(predicted)} predicted labels but {len(truth)} true labels{hint}")
     scores = _scores(truth, predicted)
     print(json.dumps(scores, indent=2) if args.json else
           f"ACC {scores['accuracy']:.4f}  NMI {scores['nmi']:.4f}  ARI {scores['ari']:.4f}")
@@ -193,9 +271,14 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
 def command_plot(args: argparse.Namespace) -> int:
     """Draw the embedding, the training curves and (with labels) the confusion matrix of a model."""
+    _refuse_outputs_over_inputs(args, [args.out / name for name in PICTURES], [])
+    check_output_folder(args.out, PICTURES, overwrite=args.overwrite)
     model = DEC.load(args.model, device=args.device)
     X, y, _ = load_input(args)
-    for path in write_plots(model, X, y, model.predict(X), args.out, args.plot_points):
+    with claimed_output_folder(args.out):
+        pictures = write_plots(model, X, y, model.predict(X), args.out, args.plot_points)
+        record_files(args.out, [picture.name for picture in pictures])
+    for path in pictures:
         print(f"wrote {path}")
     return 0
 
@@ -230,6 +313,7 @@ def _add_fit_parser(commands, common) -> None:
     fit.add_argument("--config", type=Path, metavar="FILE",
                      help="TOML file of DEC parameters; flags given on the command line take precedence")
     fit.add_argument("--no-plots", action="store_true", help="do not draw the pictures")
+    _add_overwrite(fit)
     fit.add_argument("--checkpoint-dir", type=Path, metavar="DIR",
                      help=f"folder for checkpoints (default: OUT/{CHECKPOINT_FOLDER})")
     fit.add_argument("--checkpoint-interval", type=float, default=120.0, metavar="SECONDS",
@@ -241,6 +325,12 @@ def _add_fit_parser(commands, common) -> None:
     fit.set_defaults(handler=command_fit)
 
 
+def _add_overwrite(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into an output folder holding files decluster did not write, replacing "
+                             "those of the same names (other files are never deleted)")
+
+
 def _add_plot_points(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot-points", type=int, default=2000, metavar="N",
                         help="points sampled for the embedding map (default: 2000)")
@@ -248,7 +338,8 @@ def _add_plot_points(parser: argparse.ArgumentParser) -> None:
 
 def _add_model_parsers(commands, common) -> None:
     for name, handler, out_help in (
-        ("predict", command_predict, "CSV file to write (default: standard output)"),
+        ("predict", command_predict, "CSV file to write, or - for standard output (the default); "
+                                     "a FIFO or device is written into, never replaced"),
         ("plot", command_plot, "folder for the PNG files (default: decluster-plots)"),
     ):
         sub = commands.add_parser(name, parents=[common], help=handler.__doc__, description=handler.__doc__)
@@ -261,6 +352,7 @@ def _add_model_parsers(commands, common) -> None:
             sub.add_argument("--proba", action="store_true", help="add the soft assignments q_j as columns")
         else:
             _add_plot_points(sub)
+            _add_overwrite(sub)
         sub.set_defaults(handler=handler)
 
 
@@ -278,6 +370,7 @@ def _add_evaluate_parser(commands, common) -> None:
                      help="column of --truth holding the labels (default: 'label' or 'y', or the only column)")
     sub.add_argument("--data-dir", type=Path, metavar="DIR", help="with --dataset: a folder holding its files")
     sub.add_argument("--no-download", action="store_true", help="with --dataset: never download")
+    _add_table_arguments(sub, "for .csv/.tsv --labels and --truth files")
     sub.add_argument("--json", action="store_true", help="print the scores as JSON")
     sub.set_defaults(handler=command_evaluate)
 
@@ -302,7 +395,8 @@ def _configure_logging(debug: bool) -> None:
     handler.setFormatter(logging.Formatter("decluster: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.setLevel(logging.WARNING)  # other libraries (numba, matplotlib, PIL...) say only warnings
+    logger.setLevel(logging.DEBUG if debug else logging.NOTSET)
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").handlers[:] = []
     warnings.formatwarning = lambda message, category, *rest: f"{category.__name__}: {message}"
@@ -314,17 +408,62 @@ def _one_line(error: BaseException) -> str:
     return text if isinstance(error, known) else f"{type(error).__name__}: {text}"
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived outside a checkpointed training loop."""
+
+    def __init__(self, signal_number: int) -> None:
+        self.signal_number = signal_number
+        super().__init__(f"interrupted by {signal.Signals(signal_number).name}")
+
+
+@contextmanager
+def _stopping_on_signals() -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM raise :class:`_Signalled` (writes in progress finish first)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in numbers}
+
+    def stop(number: int, frame) -> None:
+        raise _Signalled(number)
+
+    for number in numbers:
+        signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+
+def _resume_command(args: argparse.Namespace, argv: list[str]) -> str:
+    return shlex.join(["decluster", *argv, *([] if args.resume else ["--resume"])])
+
+
+def _interrupted_message(args: argparse.Namespace, argv: list[str], stop: _Signalled) -> str:
+    message = f"decluster {args.command}: {stop}"
+    if args.command == "fit":
+        checkpoint_dir = args.checkpoint_dir or args.out / CHECKPOINT_FOLDER
+        if (checkpoint_dir / "config.json").is_file():
+            message += f"; checkpoint saved in {checkpoint_dir}; to continue, run: {_resume_command(args, argv)}"
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 on success, 1 on error, 2 on bad usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     _configure_logging(args.debug)
     try:
-        return args.handler(args)
+        with _stopping_on_signals():
+            return args.handler(args)
     except FitInterrupted as interrupt:
-        resume = shlex.join(["decluster", *argv, *([] if args.resume else ["--resume"])])
-        print(f"decluster fit: {interrupt}; to continue, run: {resume}", file=sys.stderr)
+        print(f"decluster fit: {interrupt}; to continue, run: {_resume_command(args, argv)}", file=sys.stderr)
         return 128 + interrupt.signal_number
+    except _Signalled as stop:
+        print(_interrupted_message(args, argv, stop), file=sys.stderr)
+        return 128 + stop.signal_number
     except KeyboardInterrupt:
         print("decluster: interrupted", file=sys.stderr)
         return 130

@@ -18,9 +18,11 @@ import logging
 import math
 import operator
 import os
+import re
+import shlex
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -385,18 +387,44 @@ def _reuters10k_features(data, target, target_names: Sequence[str],
     return X, np.argmax(roots[chosen], axis=1).astype(np.int64)
 
 
-def load_features(path: str | os.PathLike, *,
-                  label_column: str | int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+HEADER_CHOICES: tuple[str | bool, ...] = ("auto", True, False)
+"""Accepted values of the ``header`` argument of :func:`load_features` and :func:`load_labels`."""
+
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+"""The column separators among which ``delimiter=None`` chooses."""
+
+Row = tuple[int, list[str]]
+"""A row of a text table: its line number and its cells."""
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_SNIFF_CHARS = 1 << 16  # characters read to choose the delimiter
+_SNIFF_LINES = 50
+_CHUNK_ELEMENTS = 1 << 22  # values checked at a time for finiteness
+
+
+def load_features(path: str | os.PathLike, *, label_column: str | int | None = None,
+                  header: str | bool = "auto",
+                  delimiter: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Load a user's feature matrix from a ``.npy``, ``.npz``, ``.csv`` or ``.tsv`` file.
 
-    ``.npy``: a 2-D numeric array, memory-mapped (returned as the read-only memmap itself
-    unless a label column is split off, which copies the features into memory).
+    ``.npy``: a 2-D numeric array, memory-mapped copy-on-write (returned as the memmap itself
+    unless a label column is split off, which copies the features into memory; writing to it
+    never changes the file).
     ``.npz``: the array ``"X"`` (or the only array), labels from an optional array ``"y"``.
-    ``.csv`` / ``.tsv``: comma / tab separated numbers, with an optional header row (taken to
-    be one when none of its feature cells is a number); returned as float32.
+    ``.csv`` / ``.tsv``: a table of numbers, with an optional header row; returned as float32.
+    Blank lines are skipped. Every value must be finite in float32 (no NaN, no infinity, no
+    magnitude above 3.4e38).
 
-    Labels that are all integers are returned as such; any others (e.g. strings) are encoded
-    as int64 codes 0..k-1 in sorted order.
+    With ``header="auto"``, the first non-blank row is a header when it holds the name given
+    as ``label_column``, or none of its feature cells is a number, or its cells are exactly
+    ``0,1,...,n-1`` with n >= 2 (what pandas writes for unnamed columns) and the next row is
+    not; otherwise it is data.
+
+    Labels are kept as they are: integers (that fit int64) as int64, exactly; any others
+    (e.g. strings, fractions) as int64 codes 0..k-1 of their sorted distinct values, so that
+    two distinct labels never share a code.
 
     Parameters
     ----------
@@ -405,6 +433,13 @@ def load_features(path: str | os.PathLike, *,
     label_column : str or int, optional
         Column holding the labels, split off from the features: a 0-based index (negative
         counts from the end), or a header name (text files with a header only).
+    header : {"auto", True, False}, default="auto"
+        Text files: whether the first non-blank row is a header; ``"auto"`` decides as above.
+    delimiter : str, optional
+        Text files: the one-character column separator. By default the first of the
+        extension's own (``","`` for ``.csv``, tab for ``.tsv``) and ``;``, tab, ``|``, ``,``
+        that splits the first lines into an equal number (at least two) of columns,
+        preferring one that leaves only numbers below the first line.
 
     Returns
     -------
@@ -416,38 +451,138 @@ def load_features(path: str | os.PathLike, *,
     ------
     DatasetError
         Naming the file (and for text files the line and column) on any problem.
+    ValueError
+        If ``header`` or ``delimiter`` is not an accepted value.
     """
     path = Path(path)
-    readers: dict[str, Callable[[Path, str | int | None], tuple[np.ndarray, np.ndarray | None]]] = {
-        ".npy": _read_npy, ".npz": _read_npz, ".csv": _read_delimited, ".tsv": _read_delimited}
-    reader = readers.get(path.suffix.lower())
-    if reader is None:
+    header, delimiter = _check_header(header), _check_delimiter(delimiter)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a folder; give a .npy, .npz, .csv or .tsv file")
+    if suffix not in (".npy", ".npz", ".csv", ".tsv"):
         raise DatasetError(f"{path}: unsupported file type {path.suffix!r}; "
                            "use .npy, .npz, .csv or .tsv")
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such file")
-    X, y = reader(path, label_column)
+    _check_regular_file(path)
+    if suffix == ".npy":
+        X, y = _read_npy(path, label_column)
+    elif suffix == ".npz":
+        X, y = _read_npz(path, label_column)
+    else:
+        X, y = _read_delimited(path, label_column, header, delimiter)
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise DatasetError(f"{path}: no data (shape {X.shape})")
     return X, y
 
 
+def _check_header(header: str | bool) -> str | bool:
+    if not (isinstance(header, bool) or header == "auto"):
+        raise ValueError(f"header must be 'auto', True or False, got {header!r}")
+    return header
+
+
+def _check_delimiter(delimiter: str | None) -> str | None:
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1
+                                  or delimiter in '"\r\n'):
+        raise ValueError(f"delimiter must be one character other than a quote or newline, "
+                         f"got {delimiter!r}")
+    return delimiter
+
+
+def _check_regular_file(path: Path) -> None:
+    """Raise unless ``path`` is an existing regular file, saying what it is otherwise."""
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a folder, not a file")
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file")
+    if not path.is_file():
+        raise DatasetError(f"{path}: not a regular file (a pipe or a device?)")
+
+
+def _read_head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of a file."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(size)
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read ({_one_line(error)})") from None
+
+
 def _check_features(path: Path, X: np.ndarray) -> np.ndarray:
+    """``X`` if it is a 2-D numeric array of finite float32 values; else raise naming the first bad one."""
     if X.ndim != 2 or X.dtype.kind not in "biuf":
         raise DatasetError(f"{path}: expected a 2-D numeric array, "
                            f"found a {X.ndim}-D {X.dtype} array")
+    bad = _first_non_finite(X)
+    if bad is not None:
+        row, column = bad
+        raise DatasetError(f"{path}: row {row}, column {column} (counted from 0): "
+                           f"{_bad_value(float(X[row, column]))}")
     return X
 
 
-def _encode_labels(values: np.ndarray) -> np.ndarray:
-    """Integer labels as int64; any others as codes of their sorted distinct values."""
-    try:
-        numbers = values.astype(np.float64)
-    except (TypeError, ValueError):
-        numbers = None
-    if numbers is not None and np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)):
-        return numbers.astype(np.int64)
-    return np.unique(values, return_inverse=True)[1].astype(np.int64).ravel()
+def _first_non_finite(X: np.ndarray) -> tuple[int, int] | None:
+    """Row and column of the first value of a 2-D ``X`` that is not finite in float32, or None."""
+    if X.dtype.kind != "f" or X.size == 0:
+        return None
+    step = max(1, _CHUNK_ELEMENTS // X.shape[1])
+    for start in range(0, X.shape[0], step):
+        bad = ~(np.abs(X[start:start + step]) <= _FLOAT32_MAX)
+        if bad.any():
+            row, column = np.unravel_index(np.argmax(bad), bad.shape)
+            return start + int(row), int(column)
+    return None
+
+
+def _bad_value(value: float) -> str:
+    """Why a value cannot be a float32 feature."""
+    if math.isnan(value):
+        return "NaN is not a number; fill in or drop missing values"
+    if math.isinf(value):
+        return f"{value} is infinite"
+    return f"{value:.6g} is too large for float32 (at most {_FLOAT32_MAX:.4g} in magnitude)"
+
+
+def _codes(items: Sequence) -> np.ndarray:
+    """Codes 0..k-1 of the sorted distinct values of ``items`` (compared exactly, as Python objects)."""
+    order = {value: code for code, value in enumerate(sorted(set(items)))}
+    return np.fromiter((order[item] for item in items), dtype=np.int64, count=len(items))
+
+
+def _encode_text_labels(cells: Sequence[str]) -> np.ndarray:
+    """Text labels: all integers fitting int64 as those integers, else codes of the distinct values."""
+    if all(_INTEGER.fullmatch(cell) for cell in cells):
+        numbers = [int(cell) for cell in cells]
+        if all(_INT64_MIN <= number <= _INT64_MAX for number in numbers):
+            return np.array(numbers, dtype=np.int64)
+        return _codes(numbers)
+    return _codes(cells)
+
+
+def _encode_labels(values: np.ndarray, source: str) -> np.ndarray:
+    """Labels of a 1-D array as int64, integers exactly, never merging two distinct labels.
+
+    Integers that fit int64 and floats holding only integers below 2**63 in magnitude are kept
+    as int64; other numbers, strings and bytes become codes of their sorted distinct values.
+    """
+    kind = values.dtype.kind
+    if kind in "biu":
+        if kind == "u" and values.size and int(values.max()) > _INT64_MAX:
+            return np.unique(values, return_inverse=True)[1].astype(np.int64).ravel()
+        return values.astype(np.int64)
+    if kind == "f":
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise DatasetError(f"{source}: label {bad[0]} (counted from 0) is {values[bad[0]]}; "
+                               "labels must be finite")
+        if np.all(values == np.trunc(values)) and np.all(np.abs(values) < 2.0**63):
+            return values.astype(np.int64)
+        return np.unique(values, return_inverse=True)[1].astype(np.int64).ravel()
+    if kind == "U":
+        return _encode_text_labels(values.tolist())
+    if kind == "S":
+        return _codes(values.tolist())
+    raise DatasetError(f"{source}: labels of type {values.dtype} are not supported; "
+                       "use integers or strings")
 
 
 def _split_column(path: Path, X: np.ndarray,
@@ -458,35 +593,38 @@ def _split_column(path: Path, X: np.ndarray,
     index = operator.index(label_column)
     if not -X.shape[1] <= index < X.shape[1]:
         raise DatasetError(f"{path}: label_column {index} out of range for {X.shape[1]} columns")
-    return np.delete(X, index, axis=1), _encode_labels(np.asarray(X[:, index]))
+    labels = _encode_labels(np.asarray(X[:, index]), f"{path}: column {index}")
+    return np.delete(X, index, axis=1), labels
+
+
+def _load_error(path: Path, error: BaseException, what: str) -> DatasetError:
+    """The error for a failed ``np.load``: an operating system error, or a malformed file."""
+    if isinstance(error, OSError) and error.errno is not None:
+        return DatasetError(f"{path}: cannot read ({_one_line(error)})")
+    return DatasetError(f"{path}: not a readable {what} ({_one_line(error)})")
 
 
 def _read_npy(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """A memory-mapped 2-D array; splitting a label column off copies it into memory."""
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(6)
-    except OSError as error:
-        raise DatasetError(f"{path}: cannot read ({_one_line(error)})") from None
-    if head != b"\x93NUMPY":
+    """A copy-on-write memory-mapped 2-D array; splitting a label column off copies it into memory."""
+    if _read_head(path, 6) != b"\x93NUMPY":
         raise DatasetError(f"{path}: not a .npy file (no NumPy header)")
     try:
-        X = np.load(path, mmap_mode="r", allow_pickle=False)
+        X = np.load(path, mmap_mode="c", allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise DatasetError(f"{path}: not a readable .npy array ({_one_line(error)})") from None
+        raise _load_error(path, error, ".npy array") from None
     _check_features(path, X)
     return (X, None) if label_column is None else _split_column(path, X, label_column)
 
 
 def _read_npz(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The array "X" (or the only one) and the optional labels "y" of an archive."""
-    if not zipfile.is_zipfile(path):
+    if _read_head(path, 4) not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise DatasetError(f"{path}: not a .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise DatasetError(f"{path}: not a readable .npz archive ({_one_line(error)})") from None
+        raise _load_error(path, error, ".npz archive") from None
     if "X" not in arrays and len(arrays) != 1:
         raise DatasetError(f"{path}: no array named 'X' among {', '.join(arrays) or 'none'}")
     X = _check_features(path, arrays["X"] if "X" in arrays else next(iter(arrays.values())))
@@ -499,20 +637,76 @@ def _read_npz(path: Path, label_column: str | int | None) -> tuple[np.ndarray, n
         return X, None
     if y.shape != (X.shape[0],):
         raise DatasetError(f"{path}: 'y' has shape {y.shape}, expected ({X.shape[0]},)")
-    return X, _encode_labels(y)
+    return X, _encode_labels(y, f"{path}: 'y'")
 
 
-def _text_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """The non-blank rows of a comma (.csv) or tab (.tsv) separated file, with their line numbers."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+# ----------------------------------------------------------------------------- text tables
+def _text_rows(path: Path, delimiter: str, *, blank: bool = False) -> Iterator[Row]:
+    """The rows of a delimited text file with their line numbers; blank rows only if ``blank``."""
+    reader = None
     try:
         with open(path, newline="", encoding="utf-8-sig") as stream:
             reader = csv.reader(stream, delimiter=delimiter)
             for row in reader:
-                if any(cell.strip() for cell in row):
+                if blank or any(cell.strip() for cell in row):
                     yield reader.line_num, row
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read ({_one_line(error)})") from None
+    except UnicodeDecodeError as error:
         raise DatasetError(f"{path}: not a readable text table ({_one_line(error)})") from None
+    except csv.Error as error:
+        line = reader.line_num + 1 if reader is not None else 1
+        raise DatasetError(f"{path}: line {line}: not a readable text table ({_one_line(error)})") from None
+
+
+def _without_gaps(path: Path, rows: Iterator[Row]) -> Iterator[Row]:
+    """The non-blank rows; a blank line between two non-blank ones raises, as it would shift the rows."""
+    seen, gap = False, None
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            gap = line if seen and gap is None else gap
+            continue
+        if gap is not None:
+            raise DatasetError(f"{path}: line {gap} is blank (a missing label?); "
+                               "give every row a label or delete the line")
+        seen = True
+        yield line, row
+
+
+def _sample_lines(path: Path) -> list[str]:
+    """The first non-blank lines of a text file (at most ``_SNIFF_LINES``, from its first 64 Ki characters)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as stream:
+            text = stream.read(_SNIFF_CHARS)
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read ({_one_line(error)})") from None
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not a readable text table ({_one_line(error)})") from None
+    lines = text.splitlines()
+    if len(text) == _SNIFF_CHARS:
+        lines = lines[:-1]  # perhaps cut short
+    return [line for line in lines if line.strip()][:_SNIFF_LINES]
+
+
+def _split_lines(lines: list[str], delimiter: str) -> list[list[str]]:
+    try:
+        return list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error:
+        return []
+
+
+def _detect_delimiter(path: Path) -> str:
+    """The delimiter of a text table, chosen as :func:`load_features` describes."""
+    default = "\t" if path.suffix.lower() == ".tsv" else ","
+    lines = _sample_lines(path)
+    splitting, numeric = [], []
+    for delimiter in (default, *(other for other in DELIMITERS if other != default)):
+        rows = _split_lines(lines, delimiter)
+        if len({len(row) for row in rows}) == 1 and len(rows[0]) > 1:
+            splitting.append(delimiter)
+            if all(_is_number(cell) for row in rows[1:] for cell in row):
+                numeric.append(delimiter)
+    return (numeric or splitting or [default])[0]
 
 
 def _is_number(cell: str) -> bool:
@@ -521,6 +715,79 @@ def _is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _looks_numeric(cell: str) -> bool:
+    """Whether ``cell`` is a number, or numbers joined by one of :data:`DELIMITERS` (a wrong delimiter)."""
+    return _is_number(cell) or any(mark in cell and all(_is_number(part) for part in cell.split(mark))
+                                   for mark in DELIMITERS)
+
+
+def _names(row: list[str]) -> list[str]:
+    return [cell.strip() for cell in row]
+
+
+def _is_index_header(cells: list[str], second: Row | None) -> bool:
+    """Whether ``cells`` are ``0,1,...,n-1`` (n >= 2) and the next row is not."""
+    sequence = [str(index) for index in range(len(cells))]
+    if len(cells) < 2 or cells != sequence:
+        return False
+    return second is None or _names(second[1]) != sequence
+
+
+@dataclass
+class _Table:
+    """A text table opened for reading: its delimiter, first two rows and the rows after the first."""
+
+    path: Path
+    delimiter: str
+    first: Row
+    second: Row | None
+    rest: Iterator[Row]
+
+    def body(self, has_header: bool) -> Iterator[Row]:
+        """The data rows."""
+        return self.rest if has_header else itertools.chain([self.first], self.rest)
+
+
+def _open_table(path: Path, delimiter: str | None, *, refuse_gaps: bool) -> _Table:
+    """Open a text table, detecting its delimiter unless given; raise if it has no rows."""
+    delimiter = delimiter or _detect_delimiter(path)
+    rows = _text_rows(path, delimiter, blank=refuse_gaps)
+    if refuse_gaps:
+        rows = _without_gaps(path, rows)
+    first = next(rows, None)
+    if first is None:
+        raise DatasetError(f"{path}: empty file")
+    second = next(rows, None)
+    rest = rows if second is None else itertools.chain([second], rows)
+    return _Table(path, delimiter, first, second, rest)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The shape of a text table: for checking rows and naming cells in messages."""
+
+    path: Path
+    delimiter: str
+    first_line: int
+    n_columns: int
+    names: list[str] | None  # the header's cells, if it has one
+
+    def column_name(self, column: int) -> str:
+        return f'"{self.names[column]}"' if self.names else str(column + 1)
+
+    def check_width(self, line: int, row: list[str]) -> None:
+        if len(row) != self.n_columns:
+            raise DatasetError(f"{self.path}: line {line} has {len(row)} columns, "
+                               f"line {self.first_line} has {self.n_columns}")
+
+    def label(self, line: int, row: list[str], column: int) -> str:
+        """The label in ``row[column]``, which must not be blank."""
+        cell = row[column].strip()
+        if not cell:
+            raise DatasetError(f"{self.path}: line {line}, column {self.column_name(column)}: blank label")
+        return cell
 
 
 def _label_index(path: Path, label_column: str | int | None, header: list[str] | None,
@@ -539,48 +806,82 @@ def _label_index(path: Path, label_column: str | int | None, header: list[str] |
     return index % n_columns
 
 
-def _parse_row(path: Path, line: int, row: list[str], columns: list[int],
-               header: list[str] | None) -> list[float]:
+def _feature_header(header: str | bool, first_row: list[str], second: Row | None,
+                    label_column: str | int | None, label_index: int | None) -> bool:
+    """Whether the first row of a feature table is a header (see :func:`load_features`)."""
+    if header != "auto":
+        return bool(header)
+    cells = _names(first_row)
+    if isinstance(label_column, str) and label_column in cells:
+        return True
+    features = [cell for column, cell in enumerate(cells) if column != label_index]
+    return not any(_looks_numeric(cell) for cell in features) or _is_index_header(cells, second)
+
+
+def _parse_row(layout: _Layout, line: int, row: list[str], columns: list[int]) -> list[float]:
     try:
         return [float(row[column]) for column in columns]
     except ValueError:
         column = next(column for column in columns if not _is_number(row[column]))
-        name = f'"{header[column]}"' if header else str(column + 1)
-        raise DatasetError(f"{path}: line {line}, column {name}: "
-                           f"{row[column]!r} is not a number") from None
+        raise _not_a_number(layout, line, column, row[column]) from None
 
 
-def _read_delimited(path: Path,
-                    label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """A comma (.csv) or tab (.tsv) separated table, read row by row."""
-    rows = _text_rows(path)
-    first = next(rows, None)
-    if first is None:
-        raise DatasetError(f"{path}: empty file")
-    first_line, first_row = first
+def _not_a_number(layout: _Layout, line: int, column: int, cell: str) -> DatasetError:
+    """The error for a cell that is not a number, suggesting a delimiter that the cell contains."""
+    other = next((mark for mark in DELIMITERS if mark != layout.delimiter and mark in cell), None)
+    hint = ""
+    if other is not None:
+        flag = "tab" if other == "\t" else shlex.quote(other)
+        hint = f" (if {other!r} separates the columns, pass --delimiter {flag}, or delimiter={other!r})"
+    return DatasetError(f"{layout.path}: line {line}, column {layout.column_name(column)}: "
+                        f"{cell!r} is not a number{hint}")
+
+
+def _check_text_values(layout: _Layout, X: np.ndarray, lines: array.array, columns: list[int]) -> None:
+    """Raise at the first value of ``X`` that is not finite in float32, naming its line and column."""
+    bad = _first_non_finite(X)
+    if bad is not None:
+        row, feature = bad
+        raise DatasetError(f"{layout.path}: line {lines[row]}, column {layout.column_name(columns[feature])}: "
+                           f"{_bad_value(float(X[row, feature]))}")
+
+
+def _read_delimited(path: Path, label_column: str | int | None, header: str | bool = "auto",
+                    delimiter: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """A delimited table of numbers (with perhaps a label column), read row by row."""
+    table = _open_table(path, delimiter, refuse_gaps=False)
+    first_line, first_row = table.first
     n_columns = len(first_row)
     by_index = None if isinstance(label_column, str) else _label_index(path, label_column, None, n_columns)
-    has_header = not any(_is_number(cell) for column, cell in enumerate(first_row) if column != by_index)
-    header = [cell.strip() for cell in first_row] if has_header else None
-    label = _label_index(path, label_column, header, n_columns)
+    has_header = _feature_header(header, first_row, table.second, label_column, by_index)
+    layout = _Layout(path, table.delimiter, first_line, n_columns, _names(first_row) if has_header else None)
+    label = _label_index(path, label_column, layout.names, n_columns)
     columns = [column for column in range(n_columns) if column != label]
     if not columns:
         raise DatasetError(f"{path}: no feature columns besides the labels")
-    values, labels = array.array("d"), []
-    for line, row in rows if has_header else itertools.chain([first], rows):
-        if len(row) != n_columns:
-            raise DatasetError(f"{path}: line {line} has {len(row)} columns, "
-                               f"line {first_line} has {n_columns}")
-        values.extend(_parse_row(path, line, row, columns, header))
+    values, lines, labels = array.array("d"), array.array("q"), []
+    for line, row in table.body(has_header):
+        layout.check_width(line, row)
+        values.extend(_parse_row(layout, line, row, columns))
+        lines.append(line)
         if label is not None:
-            labels.append(row[label].strip())
-    X = np.frombuffer(values, dtype=np.float64).reshape(-1, len(columns)).astype(np.float32)
-    return X, (None if label is None else _encode_labels(np.asarray(labels)))
+            labels.append(layout.label(line, row, label))
+    X = np.frombuffer(values, dtype=np.float64).reshape(-1, len(columns))
+    _check_text_values(layout, X, lines, columns)
+    return X.astype(np.float32), (None if label is None else _encode_text_labels(labels))
 
 
 def load_labels(path: str | os.PathLike, *, column: str | int | None = None,
-                preferred: Sequence[str] = ()) -> np.ndarray:
+                preferred: Sequence[str] = (), header: str | bool = "auto",
+                delimiter: str | None = None) -> np.ndarray:
     """Load one column of labels from a 1-D ``.npy`` file or a ``.csv``/``.tsv`` table.
+
+    Every row of a table needs a label: a blank label cell, or a blank line between rows
+    (which would shift every label below it), raises. Leading and trailing blank lines are
+    ignored. With ``header="auto"``, the first non-blank row is a header when it holds
+    ``column`` (a name) or one of the names in ``preferred``, or any of its cells is not a
+    number, or its cells are exactly ``0,1,...,n-1`` with n >= 2 and the next row is not. So
+    a single column of text labels is taken to start with a header unless ``header=False``.
 
     Parameters
     ----------
@@ -590,58 +891,73 @@ def load_labels(path: str | os.PathLike, *, column: str | int | None = None,
         names in ``preferred`` that the file has, else its only column.
     preferred : sequence of str
         Column names to look for when ``column`` is not given.
+    header : {"auto", True, False}, default="auto"
+        Text files: whether the first non-blank row is a header; ``"auto"`` decides as above.
+    delimiter : str, optional
+        Text files: the column separator; by default detected as :func:`load_features` does.
 
     Returns
     -------
     ndarray of shape (n_samples,), dtype int64
-        Integer labels as they are, other labels as codes of their sorted distinct values.
+        Integer labels (that fit int64) exactly as they are, other labels as codes of their
+        sorted distinct values; distinct labels always get distinct values.
 
     Raises
     ------
     DatasetError
-        Naming the file on any problem.
+        Naming the file (and for tables the line and column) on any problem.
+    ValueError
+        If ``header`` or ``delimiter`` is not an accepted value.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such file")
+    header, delimiter = _check_header(header), _check_delimiter(delimiter)
+    _check_regular_file(path)
     if path.suffix.lower() == ".npy":
-        values, _ = _read_npy_vector(path)
-        return _encode_labels(values)
+        return _encode_labels(_read_npy_vector(path), str(path))
     if path.suffix.lower() not in (".csv", ".tsv"):
         raise DatasetError(f"{path}: unsupported label file type {path.suffix!r}; use .npy, .csv or .tsv")
-    return _read_label_column(path, column, preferred)
+    return _read_label_column(path, column, preferred, header, delimiter)
 
 
-def _read_npy_vector(path: Path) -> tuple[np.ndarray, None]:
+def _read_npy_vector(path: Path) -> np.ndarray:
     try:
         values = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise DatasetError(f"{path}: not a readable .npy array ({_one_line(error)})") from None
+        raise _load_error(path, error, ".npy array") from None
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1 or values.size == 0:
         raise DatasetError(f"{path}: expected a non-empty 1-D array of labels, found shape {values.shape}")
-    return values, None
+    return values
 
 
-def _read_label_column(path: Path, column: str | int | None, preferred: Sequence[str]) -> np.ndarray:
-    rows = _text_rows(path)
-    first = next(rows, None)
-    if first is None:
-        raise DatasetError(f"{path}: empty file")
-    first_line, first_row = first
-    has_header = not all(_is_number(cell) for cell in first_row)
-    header = [cell.strip() for cell in first_row] if has_header else None
+def _label_header(header: str | bool, first_row: list[str], second: Row | None,
+                  column: str | int | None, preferred: Sequence[str]) -> bool:
+    """Whether the first row of a label table is a header (see :func:`load_labels`)."""
+    if header != "auto":
+        return bool(header)
+    cells = _names(first_row)
+    if (isinstance(column, str) and column in cells) or any(name in cells for name in preferred):
+        return True
+    return not all(_is_number(cell) for cell in cells) or _is_index_header(cells, second)
+
+
+def _read_label_column(path: Path, column: str | int | None, preferred: Sequence[str],
+                       header: str | bool = "auto", delimiter: str | None = None) -> np.ndarray:
+    table = _open_table(path, delimiter, refuse_gaps=True)
+    first_line, first_row = table.first
+    has_header = _label_header(header, first_row, table.second, column, preferred)
+    layout = _Layout(path, table.delimiter, first_line, len(first_row),
+                     _names(first_row) if has_header else None)
     if column is None:
-        column = next((name for name in preferred if header and name in header), None)
-    if column is None and len(first_row) != 1:
-        raise DatasetError(f"{path}: has {len(first_row)} columns; say which one holds the labels")
-    index = _label_index(path, 0 if column is None else column, header, len(first_row))
+        column = next((name for name in preferred if layout.names and name in layout.names), None)
+    if column is None and layout.n_columns != 1:
+        raise DatasetError(f"{path}: has {layout.n_columns} columns; say which one holds the labels")
+    index = _label_index(path, 0 if column is None else column, layout.names, layout.n_columns)
     labels = []
-    for line, row in rows if has_header else itertools.chain([first], rows):
-        if len(row) != len(first_row):
-            raise DatasetError(f"{path}: line {line} has {len(row)} columns, line {first_line} has {len(first_row)}")
-        labels.append(row[index].strip())
+    for line, row in table.body(has_header):
+        layout.check_width(line, row)
+        labels.append(layout.label(line, row, index))
     if not labels:
         raise DatasetError(f"{path}: no labels below the header")
-    return _encode_labels(np.asarray(labels))
+    return _encode_text_labels(labels)
