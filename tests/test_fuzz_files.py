@@ -146,7 +146,7 @@ def _edit_tensor(tensor: torch.Tensor, edit: str) -> torch.Tensor | None:
     return {"nan": lambda: tensor.float().fill_(float("nan")), "inf": lambda: tensor.float().fill_(float("inf")),
             "huge": lambda: tensor.float().fill_(3e38), "shrink": lambda: flat[:-1].clone(),
             "grow": lambda: torch.cat([flat, flat[:1]]), "float64": lambda: tensor.double(),
-            "int": lambda: tensor.long(), "drop": lambda: None, "extra": lambda: tensor,
+            "int": lambda: tensor.long(), "drop": lambda: None, "extra": lambda: tensor.clone(),
             "zero-d": lambda: torch.tensor(1.0)}[edit]()
 
 
@@ -252,7 +252,7 @@ out_kinds = st.sampled_from(["stdout", "dev-null", "fifo", "link-to-file", "dang
                              "unwritable", "new-nested", "existing-file"])
 
 
-def _predict_out(kind: str, scratch: Path, data: Path, model: Path) -> str:
+def _predict_out(kind: str, scratch: Path, data: Path, model: Path, name: str) -> str:
     (scratch / "plain.csv").write_text("old")
     (scratch / "dir").mkdir(exist_ok=True)
     if kind in ("fifo",):
@@ -268,18 +268,21 @@ def _predict_out(kind: str, scratch: Path, data: Path, model: Path) -> str:
             "dangling-link": str(scratch / "dangling.csv"), "the-input": str(data), "hard-link-to-input": str(scratch / "hard.npy"),
             "in-model": str(model / "config.json"), "the-model": str(model), "a-folder": str(scratch / "dir"),
             "under-a-file": str(scratch / "plain.csv" / "x.csv"), "unwritable": "/proc/decluster.csv",
-            "new-nested": str(scratch / "a" / "b" / "p.csv"), "existing-file": str(scratch / "plain.csv")}[kind]
+            "new-nested": str(scratch / "a" / name / f"{name}.csv"), "existing-file": str(scratch / "plain.csv")}[kind]
+
+
+file_names = st.text(alphabet="abcXYZ019_-. ", min_size=1, max_size=8).filter(lambda n: n.strip(".") != "")
 
 
 @fuzz(200)
-@given(out_kinds, st.booleans())
-def test_predict_output_paths(tiny_model, kind, proba):
+@given(out_kinds, st.booleans(), file_names)
+def test_predict_output_paths(tiny_model, kind, proba, name):
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         model, data = scratch / "model", scratch / "x.npy"
         shutil.copytree(tiny_model, model)
         np.save(data, SMALL_X)
-        out = _predict_out(kind, scratch, data, model)
+        out = _predict_out(kind, scratch, data, model, name)
         protected = {"model": _snapshot(model), "data": data.read_bytes()}
         status, stderr = _run_cli(["predict", "--model", str(model), "--data", str(data), "--out", out,
                                    *(["--proba"] if proba else [])])

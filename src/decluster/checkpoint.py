@@ -140,6 +140,25 @@ def _finite(tensors: dict[str, torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point())
 
 
+def check_checkpoint_folder(directory: str | os.PathLike) -> None:
+    """Refuse a checkpoint folder that is a file or holds anything but a decluster checkpoint.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the folder.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"{directory}: exists and is not a folder")
+    if folder_is_new(directory):
+        return
+    if folder_kind(directory) != CHECKPOINT_KIND:
+        raise CheckpointError(f"{directory}: holds files that are not a decluster checkpoint; "
+                              "choose a new or empty checkpoint folder")
+    logger.warning("starting afresh: the checkpoint in %s will be replaced", directory)
+
+
 class FitSession:
     """Checkpointing, resuming and divergence checks for one call of ``fit``.
 
@@ -218,16 +237,8 @@ class FitSession:
 
     def check_folder(self) -> None:
         """Refuse a checkpoint folder that is a file or holds anything but a decluster checkpoint."""
-        if self.directory is None:
-            return
-        if self.directory.exists() and not self.directory.is_dir():
-            raise CheckpointError(f"{self.directory}: exists and is not a folder")
-        if folder_is_new(self.directory):
-            return
-        if folder_kind(self.directory) != CHECKPOINT_KIND:
-            raise CheckpointError(f"{self.directory}: holds files that are not a decluster checkpoint; "
-                                  "choose a new or empty checkpoint folder")
-        logger.warning("starting afresh: the checkpoint in %s will be replaced", self.directory)
+        if self.directory is not None:
+            check_checkpoint_folder(self.directory)
 
     @contextmanager
     def running(self) -> Iterator[None]:

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import __version__
 from .estimator import DEC
+from .checkpoint import check_checkpoint_folder
 from .exceptions import FitInterrupted
 from .metrics import evaluate
 from .io.files import STDOUT, atomic_write_bytes, same_file, write_output
@@ -213,6 +214,8 @@ def _check_fit_outputs(args: argparse.Namespace, checkpoint_dir: Path) -> None:
     check_output_folder(out, FIT_FILES, overwrite=args.overwrite)
     check_model_folder(out / MODEL_FOLDER, "DEC", overwrite=args.overwrite)
     check_writable(checkpoint_dir)
+    if not args.resume:
+        check_checkpoint_folder(checkpoint_dir)
 
 
 def _print_fit_summary(metrics: dict, out: Path, pictures: list[Path]) -> None:

@@ -400,7 +400,11 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
     def _soft_assignments(self, X) -> torch.Tensor:
         data = self._fitted_inputs(X)
         centers = torch.from_numpy(self.cluster_centers_).to(self.device_)
-        return soft_assignments(self.encoder_, centers, data, float(self.alpha))
+        q = soft_assignments(self.encoder_, centers, data, float(self.alpha))
+        if not bool(torch.isfinite(q).all()):
+            raise ValueError("the embedding of X is too far from every centroid to compute Q (values too "
+                             "large for float32); rescale X as the training data was scaled")
+        return q
 
     def predict_proba(self, X) -> np.ndarray:
         """Soft assignments Q (eq. 1): row i gives q_ij for each cluster j.

@@ -24,6 +24,10 @@ from .io.checks import expect_bool, expect_int, expect_list, expect_number, expe
 from .io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
 
 
+MAX_MAGNITUDE = 1e12
+"""Largest weight or centroid accepted at load: squared distances must stay finite in float32."""
+
+
 def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
     """Constructor parameters as JSON values (a given autoencoder is stored as weights instead)."""
     params = dict(params, autoencoder=None, device=str(params["device"]),
@@ -64,6 +68,9 @@ def _check_tensors(tensors: dict[str, torch.Tensor], dims: list[int], n_clusters
             raise ValueError(f"tensor {name} is {described}, expected float32 of shape {shape}")
         if not bool(torch.isfinite(found).all()):
             raise ValueError(f"tensor {name} holds NaN or infinite values")
+        if found.numel() and float(found.abs().max()) > MAX_MAGNITUDE:
+            raise ValueError(f"tensor {name} holds values above {MAX_MAGNITUDE:g} in magnitude; "
+                             "no trained model has them")
     extra = sorted(set(tensors) - set(expected) - {"labels"})
     if extra:
         raise ValueError(f"unexpected tensors {extra}")

@@ -62,21 +62,23 @@ def read_regular_file(path: str | os.PathLike, *, limit: int | None = None,
         if os.path.islink(path):
             raise ValueError(f"{path}: a symbolic link; refusing to follow it") from None
         raise ValueError(f"{path}: cannot read ({_one_line(error)})") from None
-    with os.fdopen(descriptor, "rb", buffering=0) as stream:
+    try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"{path}: not a regular file")
         if limit is not None and info.st_size > limit:
             raise ValueError(f"{path}: {info.st_size} bytes, more than the {limit} accepted")
-        return _read_exactly(stream, info.st_size, path)
+        return _read_exactly(descriptor, info.st_size, path)
+    finally:
+        os.close(descriptor)
 
 
-def _read_exactly(stream, size: int, path: Path) -> bytes:
+def _read_exactly(descriptor: int, size: int, path: Path) -> bytes:
     """At most ``size`` bytes (the size the file had when opened), even if it grows meanwhile."""
     chunks, remaining = [], size
     try:
         while remaining > 0:
-            chunk = stream.read(min(remaining, 1 << 24))
+            chunk = os.read(descriptor, min(remaining, 1 << 24))
             if not chunk:
                 break
             chunks.append(chunk)

@@ -150,7 +150,8 @@ def claimed_output_folder(folder: str | os.PathLike) -> Iterator[Path]:
     """Create (if needed), lock and mark ``folder`` as decluster's output folder for the block.
 
     A second run claiming the same folder meanwhile gets :class:`FolderInUseError`. If the block
-    fails having written nothing, the folder is left as it was (a folder it created is removed).
+    fails having recorded nothing, the mark is removed (and a folder it created, if left empty);
+    after an interrupt it stays where the folder holds more, so that the run can be resumed.
     """
     folder = Path(folder)
     with created_folder(folder), folder_lock(folder, wait=False):
@@ -159,9 +160,10 @@ def claimed_output_folder(folder: str | os.PathLike) -> Iterator[Path]:
             record_files(folder, [])
         try:
             yield folder
-        except BaseException:
-            if fresh and [entry.name for entry in folder.iterdir()] == [MANIFEST_FILE]:
-                (folder / MANIFEST_FILE).unlink(missing_ok=True)
+        except BaseException as error:
+            alone = [entry.name for entry in folder.iterdir()] == [MANIFEST_FILE]
+            if fresh and _recorded_outputs(folder) == {} and (alone or isinstance(error, Exception)):
+                (folder / MANIFEST_FILE).unlink(missing_ok=True)  # kept after an interrupt, for --resume
             raise
 
 

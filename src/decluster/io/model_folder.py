@@ -25,7 +25,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as dump_tensors
 
 from .files import atomic_write_bytes, deferred_signals, read_json, read_regular_file
-from .folders import ForeignFolderError, folder_is_new, folder_lock
+from .folders import ForeignFolderError, folder_lock
 
 FORMAT_NAME = "decluster-model"
 FORMAT_VERSION = 1
@@ -88,7 +88,7 @@ def check_model_folder(folder: str | os.PathLike, kind: str, *, overwrite: bool 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder}: exists and is not a folder; a {kind} is saved as a folder")
-    if overwrite or folder_is_new(folder) or folder_kind(folder) == kind:
+    if overwrite or _holds_only_debris(folder) or folder_kind(folder) == kind:
         return
     raise ForeignFolderError(f"{folder}: holds files that are not a decluster {kind}; "
                              "choose a new or empty folder, or allow overwriting (--overwrite)")
@@ -100,6 +100,11 @@ def _previous_weights(folder: Path, kind: str) -> str | None:
         return None
     name = read_json(folder / CONFIG_FILE, within=folder).get("weights")
     return name if isinstance(name, str) and _WEIGHTS_NAME.fullmatch(name) else None
+
+
+def _holds_only_debris(folder: Path) -> bool:
+    """Whether ``folder`` is missing, empty, or holds only temporary files of decluster's writes."""
+    return not folder.exists() or all(_DEBRIS_NAME.fullmatch(entry.name) for entry in folder.iterdir())
 
 
 def _remove_debris(folder: Path) -> None:
@@ -132,7 +137,8 @@ def write_model(path: str | os.PathLike, kind: str, metadata: dict[str, Any],
         If the folder holds anything but a decluster folder of this ``kind`` (and not ``overwrite``).
     """
     folder = Path(path)
-    check_model_folder(folder, kind, overwrite=overwrite)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder}: exists and is not a folder; a {kind} is saved as a folder")
     payload = dump_tensors({name: value.detach().cpu().contiguous() for name, value in tensors.items()})
     digest = hashlib.sha256(payload).hexdigest()
     weights_name = f"weights-{digest[:16]}.safetensors"
@@ -142,7 +148,7 @@ def write_model(path: str | os.PathLike, kind: str, metadata: dict[str, Any],
     with folder_lock(folder), deferred_signals():
         check_model_folder(folder, kind, overwrite=overwrite)
         previous = _previous_weights(folder, kind)
-        if previous is not None:
+        if previous is not None or _holds_only_debris(folder):
             _remove_debris(folder)
         atomic_write_bytes(folder / weights_name, payload)
         atomic_write_bytes(folder / CONFIG_FILE, text.encode("utf-8"))
