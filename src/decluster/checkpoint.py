@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from torch import nn
 from ._batching import BatchCursor
 from .io.checks import conform, expect_int, expect_list, expect_number, expect_object, expect_str
 from .exceptions import CheckpointError, DivergenceError, FitInterrupted
+from .io.files import signal_handlers
 from .io.folders import created_folder, folder_is_new, folder_lock
 from .io.model_folder import CONFIG_FILE, add_prefix, folder_kind, read_model, strip_prefix, write_model
 
@@ -242,7 +242,8 @@ class FitSession:
 
     @contextmanager
     def running(self) -> Iterator[None]:
-        """While inside: the checkpoint folder is claimed and signals ask the fit to stop.
+        """While inside: the checkpoint folder is claimed, and SIGINT or SIGTERM asks the fit to
+        checkpoint and stop at the next step (a second signal stops at once; main thread only).
 
         The folder is created and locked, so a second fit with the same folder is refused with
         :class:`~decluster.io.FolderInUseError`; if the fit leaves it empty, it is removed.
@@ -250,7 +251,8 @@ class FitSession:
         if self.directory is None:
             yield
             return
-        with created_folder(self.directory), folder_lock(self.directory, wait=False), self._catching_signals():
+        with created_folder(self.directory), folder_lock(self.directory, wait=False), \
+                signal_handlers(self._request_stop):
             yield
 
     @property
@@ -298,7 +300,8 @@ class FitSession:
     def kept(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
         """A float tensor of ``shape`` stored with :meth:`keep` in the resumed checkpoint."""
         tensor = None if self._resumed is None else self._resumed[1].get(f"kept.{name}")
-        if tensor is None or tuple(tensor.shape) != shape or not tensor.is_floating_point() or not _finite({name: tensor}):
+        if tensor is None or tuple(tensor.shape) != shape or not tensor.is_floating_point() or not _finite(
+                {name: tensor}):
             raise CheckpointError(f"{self.directory}: the checkpoint lacks a finite {name} of shape {shape}")
         return tensor
 
@@ -359,28 +362,9 @@ class FitSession:
         return self.directory if self.directory is not None and (self.directory / CONFIG_FILE).is_file() else None
 
     # ----------------------------------------------------------------- signals
-    @contextmanager
-    def _catching_signals(self) -> Iterator[None]:
-        """While inside, SIGINT and SIGTERM ask the fit to checkpoint and stop at the next step.
-
-        A second signal interrupts at once. Only with a folder and in the main thread.
-        """
-        if self.directory is None or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        numbers = (signal.SIGINT, signal.SIGTERM)
-        previous = {number: signal.getsignal(number) for number in numbers}
-
-        def request_stop(number: int, frame) -> None:
-            if self._interrupted is not None:
-                raise KeyboardInterrupt
-            self._interrupted = number
-            logger.warning("%s received: saving a checkpoint at the next step", signal.Signals(number).name)
-
-        for number in numbers:
-            signal.signal(number, request_stop)
-        try:
-            yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
+    def _request_stop(self, number: int, frame) -> None:
+        """Signal handler: the first signal asks for a checkpoint and a stop, a second stops at once."""
+        if self._interrupted is not None:
+            raise KeyboardInterrupt
+        self._interrupted = number
+        logger.warning("%s received: saving a checkpoint at the next step", signal.Signals(number).name)

@@ -11,10 +11,8 @@ import os
 import shlex
 import signal
 import sys
-import threading
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from .estimator import DEC
 from .checkpoint import check_checkpoint_folder
 from .exceptions import FitInterrupted
 from .metrics import evaluate
-from .io.files import STDOUT, atomic_write_bytes, same_file, write_output
+from .io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
 from .io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
 from .io.model_folder import check_model_folder
 from .runconfig import add_parameter_flags, config_text, estimator_defaults, explicit_parameters
@@ -419,25 +417,8 @@ class _Signalled(KeyboardInterrupt):
         super().__init__(f"interrupted by {signal.Signals(signal_number).name}")
 
 
-@contextmanager
-def _stopping_on_signals() -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM raise :class:`_Signalled` (writes in progress finish first)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    numbers = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.getsignal(number) for number in numbers}
-
-    def stop(number: int, frame) -> None:
-        raise _Signalled(number)
-
-    for number in numbers:
-        signal.signal(number, stop)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+def _raise_signalled(number: int, frame) -> None:
+    raise _Signalled(number)
 
 
 def _resume_command(args: argparse.Namespace, argv: list[str]) -> str:
@@ -459,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.debug)
     try:
-        with _stopping_on_signals():
+        with signal_handlers(_raise_signalled):
             return args.handler(args)
     except FitInterrupted as interrupt:
         print(f"decluster fit: {interrupt}; to continue, run: {_resume_command(args, argv)}", file=sys.stderr)

@@ -11,7 +11,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn

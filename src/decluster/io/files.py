@@ -15,7 +15,7 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -112,27 +112,37 @@ def read_json(path: str | os.PathLike, *, limit: int = MAX_JSON_BYTES,
 
 
 @contextmanager
-def deferred_signals(numbers: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while inside, then deliver them to the previous handlers.
+def signal_handlers(handler: Callable[[int, Any], None],
+                    numbers: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[bool]:
+    """While inside, ``handler`` receives SIGINT and SIGTERM; the previous handlers come back after.
 
-    Used around the few steps that must finish together (a write and its rename). Only in the
-    main thread, where Python runs signal handlers.
+    Yields whether the handler was installed: only the main thread, where Python runs signal
+    handlers, can install one.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield False
         return
-    received: list[int] = []
     previous = {number: signal.getsignal(number) for number in numbers}
-    previous = {number: handler for number, handler in previous.items() if handler is not None}
-    for number in previous:
-        signal.signal(number, lambda got, frame: received.append(got))
+    for number in numbers:
+        signal.signal(number, handler)
     try:
-        yield
+        yield True
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        for number in dict.fromkeys(received):
-            signal.raise_signal(number)
+        for number, restored in previous.items():
+            signal.signal(number, signal.SIG_DFL if restored is None else restored)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while inside, then deliver them to the previous handlers.
+
+    Used around the few steps that must finish together (a write and its rename).
+    """
+    received: list[int] = []
+    with signal_handlers(lambda number, frame: received.append(number)):
+        yield
+    for number in dict.fromkeys(received):
+        signal.raise_signal(number)
 
 
 def _new_file_mode(target: Path) -> int:
