@@ -57,6 +57,14 @@ def _cpu_has_amx_bfloat16() -> bool:
         return False
 
 
+def _cuda_has_native_bfloat16(device: torch.device) -> bool:
+    """Whether the GPU computes bfloat16 in hardware (compute capability 8.0, Ampere, or newer).
+
+    ``torch.cuda.is_bf16_supported()`` also counts emulated bfloat16, which is slower than float32.
+    """
+    return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
 def resolve_precision(spec: str, device: torch.device) -> str:
     """Turn a precision specification into ``"float32"`` or ``"bfloat16"`` for ``device``.
 
@@ -74,7 +82,7 @@ def resolve_precision(spec: str, device: torch.device) -> str:
     if spec != "auto":
         return spec
     if device.type == "cuda":
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+        return "bfloat16" if _cuda_has_native_bfloat16(device) else "float32"
     if device.type == "cpu" and _cpu_has_amx_bfloat16():
         return "bfloat16"
     return "float32"

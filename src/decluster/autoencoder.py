@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ._batching import BatchCursor, map_in_batches
 from ._device import in_precision
+from ._progress import progress as show_progress
 from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import PretrainSettings
 from .io.checks import expect_int, expect_list, expect_number
@@ -199,7 +199,7 @@ def train_reconstruction(
             restore_loop(saved, cursor, optimizer, scheduler)
             progress.restore(saved)
     capture = lambda: capture_loop(cursor, optimizer, progress.state(), scheduler)  # noqa: E731
-    with tqdm(total=epochs, initial=progress.epoch, desc=stage, disable=not verbose) as bar:
+    with show_progress(stage, epochs, progress.epoch, verbose) as bar:
         while progress.epoch < epochs:
             index = cursor.next()
             where = f"{stage}, epoch {progress.epoch + 1}, batch {math.ceil(cursor.position / settings.batch_size)}"

@@ -227,6 +227,13 @@ class FitSession:
         logger.info("resuming from the checkpoint in %s (stage %s)", self.directory, stage)
 
     def _check_header(self, saved: dict[str, Any]) -> None:
+        mine, theirs = self.header.get("arithmetic"), saved.get("arithmetic")
+        if mine != theirs and isinstance(theirs, dict):
+            raise CheckpointError(
+                f"{self.directory}: the checkpoint was written on {theirs.get('device')!r:.20} in "
+                f"{theirs.get('precision')!r:.20}, this fit runs on {mine['device']!r} in {mine['precision']!r}; "
+                "resume with the same device and precision parameters, or start afresh without resume"
+            )
         differences = _differences(json.loads(json.dumps(self.header)), saved)
         if differences:
             raise CheckpointError(

@@ -15,10 +15,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from ._batching import BatchCursor, map_in_batches
 from ._device import in_precision
+from ._progress import progress as show_progress
 from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import ClusteringSettings
 from .io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
@@ -377,7 +377,7 @@ def refine_clusters(
     capture = lambda: capture_loop(cursor, optimizer, progress.state(centers))  # noqa: E731
     encode = in_precision(encoder, settings.precision)
     encoder.train()
-    with tqdm(total=settings.max_iter, initial=progress.n_iter, desc="DEC clustering", disable=not verbose) as bar:
+    with show_progress("DEC clustering", settings.max_iter, progress.n_iter, verbose) as bar:
         while not progress.finished(settings.max_iter):
             where = f"clustering, iteration {progress.n_iter + 1}"
             index = cursor.next()

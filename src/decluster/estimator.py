@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -41,14 +42,24 @@ def _stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
     logger.debug("phase %s took %.2f s", name, times[name])
 
 
-def _run_header(model: DEC, X: np.ndarray, seeds: list[int]) -> dict:
-    """What a checkpoint must match to be resumed: parameters and data (and the seeds it used)."""
+@dataclass(frozen=True)
+class _CheckpointOptions:
+    """Where and how often a fit checkpoints, and whether it resumes (``fit``'s keyword arguments)."""
+
+    directory: str | os.PathLike | None
+    resume: bool
+    interval: float
+
+
+def _run_header(model: DEC, X: np.ndarray, seeds: list[int], arithmetic: dict[str, str]) -> dict:
+    """What a checkpoint must match to be resumed: parameters, data, device type and precision
+    (and the seeds it used)."""
     params = params_to_json(model.get_params(deep=False))
     for name in ("verbose", "device"):
         params.pop(name)
     header = {"params": params, "data": {"shape": list(X.shape),
                                          "sha256": hashlib.sha256(np.ascontiguousarray(X).data).hexdigest()},
-              "seeds": seeds}
+              "arithmetic": arithmetic, "seeds": seeds}
     if model.autoencoder is not None:
         weights = b"".join(t.detach().cpu().numpy().tobytes() for t in model.autoencoder.state_dict().values())
         header["autoencoder_sha256"] = hashlib.sha256(weights).hexdigest()
@@ -300,6 +311,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         FitInterrupted
             A ``KeyboardInterrupt``: SIGINT or SIGTERM arrived; a checkpoint was written.
         """
+        self._forget_fit()
         X = self._check_data(X, reset=True)
         n_clusters = check.check_positive_int(self.n_clusters, "n_clusters")
         if X.shape[0] < n_clusters:
@@ -311,8 +323,9 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         logger.info("training on %s in %s", device, precision)
         seeds = [int(s) for s in check_random_state(self.random_state).randint(_SEED_BOUND, size=3)]
         autoencoder = self._initial_autoencoder(X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)
-        session = self._open_session(X, autoencoder, pretrain_settings.mode, seeds, checkpoint_dir, resume,
-                                     checkpoint_interval)
+        session = self._open_session(X, autoencoder, pretrain_settings.mode, seeds,
+                                     {"device": device.type, "precision": precision},
+                                     _CheckpointOptions(checkpoint_dir, resume, checkpoint_interval))
         _, train_seed, kmeans_seed = session.header["seeds"]
         generator = torch.Generator(device=device).manual_seed(train_seed)
         data = torch.from_numpy(X).to(device)
@@ -320,7 +333,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         with session.running():
             session.track_generator(generator)
             with _stopwatch(times, "pretrain"):
-                self.pretrain_losses_ = self._pretrain(autoencoder, data, pretrain_settings, generator, session)
+                pretrain_losses = self._pretrain(autoencoder, data, pretrain_settings, generator, session)
                 encoder = copy.deepcopy(autoencoder.encoder)
                 session.track("encoder", encoder)
             with _stopwatch(times, "kmeans"):
@@ -332,22 +345,31 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.cluster_centers_ = result.centers.cpu().numpy()
         self.labels_ = result.labels.cpu().numpy()
         self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
-        self.phase_times_ = times
+        self.pretrain_losses_, self.phase_times_ = pretrain_losses, times
         session.raise_if_interrupted()
         return self
 
+    def _forget_fit(self) -> None:
+        """Drop what an earlier fit learned, so that a fit that fails leaves an unfitted estimator."""
+        for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
+            delattr(self, name)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once ``fit`` has finished (``labels_`` is set last); a failed fit leaves it unfitted."""
+        return hasattr(self, "labels_")
+
     def _open_session(self, X: np.ndarray, autoencoder: StackedAutoencoder, mode: str, seeds: list[int],
-                      checkpoint_dir, resume, checkpoint_interval) -> FitSession:
-        """The fit's :class:`FitSession`, resumed from ``checkpoint_dir`` if asked."""
-        if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
-            raise TypeError(f"checkpoint_dir must be a path, got {type(checkpoint_dir).__name__}")
-        if not isinstance(resume, (bool, np.bool_)):
-            raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
-        interval = check.check_real(checkpoint_interval, "checkpoint_interval", min_val=0)
+                      arithmetic: dict[str, str], options: _CheckpointOptions) -> FitSession:
+        """The fit's :class:`FitSession`, resumed from the checkpoint folder if asked."""
+        if options.directory is not None and not isinstance(options.directory, (str, os.PathLike)):
+            raise TypeError(f"checkpoint_dir must be a path, got {type(options.directory).__name__}")
+        if not isinstance(options.resume, (bool, np.bool_)):
+            raise TypeError(f"resume must be a bool, got {type(options.resume).__name__}")
+        interval = check.check_real(options.interval, "checkpoint_interval", min_val=0)
         pretraining = () if self.autoencoder is not None else pretraining_stages(autoencoder.dims, mode)
-        header = {} if checkpoint_dir is None else _run_header(self, X, seeds)
-        session = FitSession((*pretraining, "kmeans", "clustering"), header, checkpoint_dir, interval)
-        if resume:
+        header = {} if options.directory is None else _run_header(self, X, seeds, arithmetic)
+        session = FitSession((*pretraining, "kmeans", "clustering"), header, options.directory, interval)
+        if options.resume:
             session.resume()
         else:
             session.check_folder()
