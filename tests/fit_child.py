@@ -2,6 +2,8 @@
 
 Usage: python fit_child.py DATA.npy PARAMS_JSON CHECKPOINT_DIR|- KILL_AT|- RESUME(0|1) LABELS_OUT.npy
 
+``PARAMS_JSON`` may name the class as ``"estimator": "IDEC"`` (default DEC).
+
 ``KILL_AT``: the process sends itself SIGKILL when decluster logs a message containing it.
 """
 
@@ -13,7 +15,7 @@ import sys
 
 import numpy as np
 
-from decluster import DEC
+from decluster import DEC, IDEC
 
 
 class KillOnMessage(logging.Handler):
@@ -32,7 +34,9 @@ def main() -> None:
         logger = logging.getLogger("decluster")
         logger.addHandler(KillOnMessage(kill_at))
         logger.setLevel(logging.INFO)
-    model = DEC(**json.loads(params)).fit(
+    params = json.loads(params)
+    estimator = {"DEC": DEC, "IDEC": IDEC}[params.pop("estimator", "DEC")]
+    model = estimator(**params).fit(
         np.load(data), checkpoint_dir=None if checkpoint_dir == "-" else checkpoint_dir,
         resume=resume == "1", checkpoint_interval=0.0,
     )

@@ -3,6 +3,7 @@
 from .autoencoder import StackedAutoencoder
 from .clustering import ClusteringHistory
 from .estimator import DEC
+from .idec import IDEC
 from .exceptions import CheckpointError, DivergenceError, FitInterrupted
 from .metrics import ClusteringScores, cluster_accuracy, evaluate
 
@@ -10,6 +11,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEC",
+    "IDEC",
     "StackedAutoencoder",
     "ClusteringHistory",
     "ClusteringScores",

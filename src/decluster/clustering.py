@@ -21,6 +21,7 @@ from ._device import in_precision
 from ._progress import progress as show_progress
 from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
 from .config import ClusteringSettings
+from .objectives import idec_loss, mean_squared_error
 from .io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 
 logger = logging.getLogger(__name__)
@@ -296,16 +297,33 @@ def _check_saved(tensors: dict[str, torch.Tensor], name: str, shape: tuple[int, 
         raise ValueError(f"saved {name} holds NaN or infinite values")
 
 
-def _kl_step(encode: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor,
-             optimizer: torch.optim.Optimizer, batch: torch.Tensor, target: torch.Tensor, alpha: float,
-             check: Callable[[torch.Tensor], None]) -> torch.Tensor:
-    """One SGD step on KL(P || Q) for a batch of shape (b, n_features) and its target (b, k)."""
-    loss = kl_divergence(target, log_soft_assignment(encode(batch), centers, alpha))
+def _clustering_loss(encode: Callable[[torch.Tensor], torch.Tensor], decode: Callable[[torch.Tensor], torch.Tensor] | None,
+                     centers: torch.Tensor, batch: torch.Tensor, target: torch.Tensor,
+                     settings: ClusteringSettings) -> torch.Tensor:
+    """The loss of a batch of shape (b, n_features) with its target (b, k).
+
+    DEC: KL(P || Q) (eq. 2). IDEC (``decode`` given): reconstruction + gamma KL(P || Q).
+    """
+    z = encode(batch)
+    kl = kl_divergence(target, log_soft_assignment(z, centers, settings.alpha))
+    if decode is None:
+        return kl
+    return idec_loss(kl, mean_squared_error(decode(z), batch), settings.gamma)
+
+
+def _descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, check: Callable[[torch.Tensor], None]) -> torch.Tensor:
+    """One optimizer step on ``loss`` (after ``check`` has seen it); the loss, detached."""
     check(loss)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.detach()
+
+
+def _clustering_optimizer(parameters: list[torch.Tensor], settings: ClusteringSettings) -> torch.optim.Optimizer:
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=settings.lr)
+    return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum)
 
 
 def _update_target(progress: _RefinementProgress, encoder: nn.Module, centers: torch.Tensor,
@@ -329,8 +347,12 @@ def refine_clusters(
     generator: torch.Generator,
     verbose: bool = False,
     session: FitSession | None = None,
+    decoder: nn.Module | None = None,
 ) -> RefinementResult:
     """Jointly refine the encoder and the centroids by minimising KL(P || Q) (section 3.1).
+
+    With a ``decoder`` (IDEC), the decoder is trained too and the loss is its reconstruction
+    error plus ``settings.gamma`` KL(P || Q) (IDEC, Guo et al. 2017, eq. 1).
 
     P is recomputed over the whole data every ``settings.update_interval`` iterations. The run
     stops when fewer than ``settings.tol`` of the points change cluster between two updates,
@@ -350,6 +372,8 @@ def refine_clusters(
         Show a progress bar.
     session : FitSession, optional
         Checkpoints (stage ``"clustering"``), resumes and checks for divergence.
+    decoder : torch.nn.Module, optional
+        Maps (b, d) to (b, n_features); trained in place with the encoder (IDEC).
 
     Returns
     -------
@@ -362,27 +386,21 @@ def refine_clusters(
     """
     session = session or FitSession(("clustering",), {})
     centers = nn.Parameter(initial_centers.detach().clone())
-    optimizer = torch.optim.SGD([*encoder.parameters(), centers], lr=settings.lr, momentum=settings.momentum)
+    trained = [*encoder.parameters(), centers, *([] if decoder is None else decoder.parameters())]
+    optimizer = _clustering_optimizer(trained, settings)
     cursor = BatchCursor(len(data), settings.batch_size, generator)
-    saved = session.resume_point("clustering")
-    if saved is None:
-        progress = _RefinementProgress(_snapshot(encoder, centers, data, settings),
-                                       torch.zeros((), device=data.device))
-    else:
-        with session.restoring("the clustering phase"):
-            restore_loop(saved, cursor, optimizer)
-            progress = _RefinementProgress.restore(saved, centers.detach(), len(data))
-            with torch.no_grad():
-                centers.copy_(saved.tensors["centers"])
+    progress = _starting_progress(session, cursor, optimizer, encoder, centers, data, settings)
     capture = lambda: capture_loop(cursor, optimizer, progress.state(centers))  # noqa: E731
     encode = in_precision(encoder, settings.precision)
+    decode = None if decoder is None else in_precision(decoder, settings.precision)
     encoder.train()
-    with show_progress("DEC clustering", settings.max_iter, progress.n_iter, verbose) as bar:
+    name = "DEC clustering" if decoder is None else "IDEC clustering"
+    with show_progress(name, settings.max_iter, progress.n_iter, verbose) as bar:
         while not progress.finished(settings.max_iter):
             where = f"clustering, iteration {progress.n_iter + 1}"
             index = cursor.next()
-            progress.loss_total += _kl_step(encode, centers, optimizer, data[index], progress.snapshot.target[index],
-                                            settings.alpha, lambda loss: session.check_loss(loss, where))
+            loss = _clustering_loss(encode, decode, centers, data[index], progress.snapshot.target[index], settings)
+            progress.loss_total += _descend(loss, optimizer, lambda value: session.check_loss(value, where))
             progress.n_iter += 1
             progress.steps_since_update += 1
             bar.update()
@@ -402,6 +420,21 @@ def refine_clusters(
     if settings.precision != "float32":  # final labels in float32, as predict computes them
         labels = soft_assignments(encoder.eval(), centers.detach(), data, settings.alpha).argmax(dim=1)
     return RefinementResult(centers.detach(), labels, progress.n_iter, progress.converged, progress.history)
+
+
+def _starting_progress(session: FitSession, cursor: BatchCursor, optimizer: torch.optim.Optimizer,
+                       encoder: nn.Module, centers: nn.Parameter, data: torch.Tensor,
+                       settings: ClusteringSettings) -> _RefinementProgress:
+    """A fresh start (P from the initial centroids), or the loop state of the resumed checkpoint."""
+    saved = session.resume_point("clustering")
+    if saved is None:
+        return _RefinementProgress(_snapshot(encoder, centers, data, settings), torch.zeros((), device=data.device))
+    with session.restoring("the clustering phase"):
+        restore_loop(saved, cursor, optimizer)
+        progress = _RefinementProgress.restore(saved, centers.detach(), len(data))
+        with torch.no_grad():
+            centers.copy_(saved.tensors["centers"])
+    return progress
 
 
 def _snapshot(encoder: nn.Module, centers: torch.Tensor, data: torch.Tensor,

@@ -67,11 +67,16 @@ class ClusteringSettings:
     batch_size : int
         Mini-batch size.
     lr : float
-        Learning rate of SGD.
+        Learning rate.
     momentum : float
         Momentum of SGD.
     precision : {"float32", "bfloat16"}
         Arithmetic of the encoder's passes (weights, centroids, Q and P stay float32).
+    optimizer : {"sgd", "adam"}
+        ``"sgd"`` (with ``momentum``) as DEC, or ``"adam"`` as IDEC on MNIST.
+    gamma : float or None
+        None: DEC's loss KL(P || Q). A number: IDEC's loss, reconstruction + gamma KL(P || Q),
+        with the decoder trained too.
     """
 
     alpha: float = 1.0
@@ -82,3 +87,5 @@ class ClusteringSettings:
     lr: float = 0.01
     momentum: float = 0.9
     precision: str = "float32"
+    optimizer: str = "sgd"
+    gamma: float | None = None

@@ -175,6 +175,9 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
     >>> labels = DEC(n_clusters=10, random_state=0).fit_predict(X / 16.0)  # doctest: +SKIP
     """
 
+    _refined_networks: tuple[str, ...] = ("encoder",)
+    """The parts of the autoencoder the clustering phase refines (saved as ``<part>_``)."""
+
     def __init__(
         self,
         n_clusters: int = 10,
@@ -334,20 +337,28 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             session.track_generator(generator)
             with _stopwatch(times, "pretrain"):
                 pretrain_losses = self._pretrain(autoencoder, data, pretrain_settings, generator, session)
-                encoder = copy.deepcopy(autoencoder.encoder)
-                session.track("encoder", encoder)
+                encoder, decoder = self._networks_to_refine(autoencoder, session)
             with _stopwatch(times, "kmeans"):
                 initial_centers = self._initial_centers(encoder, data, n_clusters, n_init, kmeans_seed, session)
             with _stopwatch(times, "clustering"):
                 result = refine_clusters(encoder, initial_centers, data, clustering_settings, generator,
-                                         bool(self.verbose), session)
+                                         bool(self.verbose), session, decoder)
         self.autoencoder_, self.encoder_, self.device_ = autoencoder, encoder, device
+        if decoder is not None:
+            self.decoder_ = decoder
         self.cluster_centers_ = result.centers.cpu().numpy()
         self.labels_ = result.labels.cpu().numpy()
         self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
         self.pretrain_losses_, self.phase_times_ = pretrain_losses, times
         session.raise_if_interrupted()
         return self
+
+    def _networks_to_refine(self, autoencoder: StackedAutoencoder,
+                            session: FitSession) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+        """Copies of the networks the clustering phase trains: DEC trains the encoder alone."""
+        encoder = copy.deepcopy(autoencoder.encoder)
+        session.track("encoder", encoder)
+        return encoder, None
 
     def _forget_fit(self) -> None:
         """Drop what an earlier fit learned, so that a fit that fails leaves an unfitted estimator."""
