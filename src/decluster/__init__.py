@@ -4,6 +4,7 @@ from .autoencoder import StackedAutoencoder
 from .clustering import ClusteringHistory
 from .estimator import DEC
 from .idec import IDEC
+from .n2d import N2D
 from .exceptions import CheckpointError, DivergenceError, FitInterrupted
 from .metrics import ClusteringScores, cluster_accuracy, evaluate
 
@@ -12,6 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEC",
     "IDEC",
+    "N2D",
     "StackedAutoencoder",
     "ClusteringHistory",
     "ClusteringScores",

@@ -16,15 +16,16 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as check
 from ._batching import map_in_batches
 from ._device import PRECISIONS, resolve_device, resolve_precision
+from ._pretraining import PretrainingMixin
 from .autoencoder import StackedAutoencoder, pretrain_autoencoder, pretraining_stages
 from .checkpoint import FitSession
 from .clustering import kl_divergence, refine_clusters, soft_assignments, target_distribution
-from .config import LR_SCHEDULES, OPTIMIZERS, PRETRAIN_MODES, ClusteringSettings, PretrainSettings
+from .config import ClusteringSettings, PretrainSettings
 from .persistence import params_to_json, load_dec, save_dec
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def _kmeans_centers(encoder: torch.nn.Module, data: torch.Tensor, n_clusters: in
     return torch.as_tensor(kmeans.cluster_centers_, dtype=torch.float32, device=data.device)
 
 
-class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
+class DEC(PretrainingMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """Deep Embedded Clustering (Xie, Girshick & Farhadi, ICML 2016).
 
     Pretrains a stacked autoencoder, initialises centroids by k-means on its embedding,
@@ -232,19 +233,6 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     # ----------------------------------------------------------------- validation
-    def _pretrain_settings(self, precision: str) -> PretrainSettings:
-        return PretrainSettings(
-            mode=check.check_choice(self.pretrain, "pretrain", PRETRAIN_MODES),
-            layer_epochs=check.check_positive_int(self.layer_epochs, "layer_epochs", min_val=0),
-            finetune_epochs=check.check_positive_int(self.finetune_epochs, "finetune_epochs", min_val=0),
-            optimizer=check.check_choice(self.pretrain_optimizer, "pretrain_optimizer", OPTIMIZERS),
-            lr=check.check_real(self.pretrain_lr, "pretrain_lr", min_val=0, include_boundaries="neither"),
-            lr_schedule=check.check_choice(self.pretrain_lr_schedule, "pretrain_lr_schedule", LR_SCHEDULES),
-            batch_size=check.check_positive_int(self.pretrain_batch_size, "pretrain_batch_size"),
-            dropout=check.check_real(self.dropout, "dropout", min_val=0, max_val=1, include_boundaries="left"),
-            precision=precision,
-        )
-
     def _clustering_settings(self, precision: str) -> ClusteringSettings:
         return ClusteringSettings(
             alpha=check.check_real(self.alpha, "alpha", min_val=0, include_boundaries="neither"),
@@ -256,11 +244,6 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             momentum=check.check_real(self.momentum, "momentum", min_val=0, max_val=1, include_boundaries="left"),
             precision=precision,
         )
-
-    def _check_data(self, X, *, reset: bool) -> np.ndarray:
-        """Validate features as a finite 2-D float32 array (and their count, unless ``reset``)."""
-        X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
-        return X if X.flags.writeable else np.array(X)  # torch shares memory only with writable arrays
 
     def _check_params(self) -> None:
         """Check every parameter as ``fit`` does, without fitting (used when loading a model)."""
@@ -360,15 +343,6 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         session.track("encoder", encoder)
         return encoder, None
 
-    def _forget_fit(self) -> None:
-        """Drop what an earlier fit learned, so that a fit that fails leaves an unfitted estimator."""
-        for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
-            delattr(self, name)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        """Fitted once ``fit`` has finished (``labels_`` is set last); a failed fit leaves it unfitted."""
-        return hasattr(self, "labels_")
-
     def _open_session(self, X: np.ndarray, autoencoder: StackedAutoencoder, mode: str, seeds: list[int],
                       arithmetic: dict[str, str], options: _CheckpointOptions) -> FitSession:
         """The fit's :class:`FitSession`, resumed from the checkpoint folder if asked."""
@@ -386,20 +360,6 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
             session.check_folder()
         session.header.setdefault("seeds", seeds)
         return session
-
-    def _initial_autoencoder(self, n_features: int, init_generator: torch.Generator) -> StackedAutoencoder:
-        """A copy of the given autoencoder, or a new one initialised from ``init_generator``."""
-        if self.autoencoder is None:
-            dims = (n_features, *check.check_widths(self.hidden_dims, "hidden_dims"),
-                    check.check_positive_int(self.embedding_dim, "embedding_dim"))
-            return StackedAutoencoder(dims, generator=init_generator)
-        if not isinstance(self.autoencoder, StackedAutoencoder):
-            raise TypeError(
-                f"autoencoder must be a decluster StackedAutoencoder, got {type(self.autoencoder).__name__}"
-            )
-        if self.autoencoder.dims[0] != n_features:
-            raise ValueError(f"autoencoder expects {self.autoencoder.dims[0]} input features, X has {n_features}")
-        return copy.deepcopy(self.autoencoder).eval()
 
     def _pretrain(self, autoencoder: StackedAutoencoder, data: torch.Tensor, settings: PretrainSettings,
                   generator: torch.Generator, session: FitSession) -> dict[str, list[float]]:
