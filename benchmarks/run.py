@@ -7,12 +7,16 @@ Usage, from the repository root::
     python benchmarks/run.py digits                                             # 5 seeds, offline
     python benchmarks/run.py mnist --mode paper --paper-fraction 0.1 --seeds 0  # the paper's recipe
     python benchmarks/run.py mnist --set finetune_epochs=60 --seeds 0 1 2       # one parameter changed
+    python benchmarks/run.py digits --method dec idec n2d                       # three methods, one pretraining
 
 ``--mode default`` uses DEC's default parameters untouched. ``--mode paper`` uses the DEC paper's
 pretraining recipe: greedy layer-wise denoising autoencoders (dropout 0.2), SGD with momentum 0.9
 at learning rate 0.1 divided by 10 every 40% of a stage, 50,000 iterations per layer pair and
 100,000 of fine-tuning at batch size 256 (``--paper-fraction`` scales those counts down).
 ``--set NAME=VALUE`` changes one DEC parameter on top of either mode (for trade-off curves).
+``--method`` names the estimators to run (default ``dec``); with several, each seed pretrains one
+autoencoder (DEC's parameters) and hands it to every method, so they share the pretraining and
+its time is reported once, in the ``pretrain`` phase of each row.
 The record goes to ``benchmarks/results/`` and a row is added to the README's results table.
 The ``scaling`` benchmark lives in ``benchmarks/scaling.py``.
 """
@@ -35,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from decluster import DEC, evaluate
+from decluster import DEC, IDEC, N2D, evaluate
 from decluster._device import resolve_precision
 from decluster.datasets import load_dataset
 from memory import PhaseMemory
@@ -52,6 +56,7 @@ BENCHMARKS = {
     "digits": ("digits", None, (0, 1, 2, 3, 4)),
 }
 PAPER_LAYER_ITERATIONS, PAPER_FINETUNE_ITERATIONS, PAPER_BATCH = 50_000, 100_000, 256
+METHODS = {"dec": DEC, "idec": IDEC, "n2d": N2D}
 
 
 def paper_parameters(n_samples: int, fraction: float) -> dict:
@@ -80,27 +85,44 @@ def load(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     return (X, y) if n_samples is None else (X[:n_samples], y[:n_samples])
 
 
-def run_seed(args: argparse.Namespace) -> dict:
-    """One fit in this process: phase times, peak memory and scores."""
-    memory = PhaseMemory().start()
-    start = time.perf_counter()
-    X, y = load(args.benchmark, args.data_dir)
-    load_time = time.perf_counter() - start
-    memory.enter("pretrain")
-    parameters = paper_parameters(len(X), args.paper_fraction) if args.mode == "paper" else {}
-    parameters |= overrides(args.set)
-    model = DEC(n_clusters=int(np.unique(y).size), random_state=args.seed, device=args.device, **parameters)
-    model.fit(X)
+def _estimator(method: str, parameters: dict, autoencoder=None):
+    """The method's estimator with those of ``parameters`` it accepts (and a shared autoencoder)."""
+    cls = METHODS[method]
+    accepted = set(cls().get_params())
+    kept = {name: value for name, value in parameters.items() if name in accepted}
+    return cls(**kept, **({} if autoencoder is None else {"autoencoder": autoencoder}))
+
+
+def _method_record(method: str, model, y: np.ndarray, pretrain_seconds: float, memory: dict) -> dict:
     scores = evaluate(y, model.labels_)
-    memory.stop()
+    seconds = dict(model.phase_times_, pretrain=pretrain_seconds)
     return {
-        "seed": args.seed, "accuracy": scores.accuracy, "nmi": scores.nmi, "ari": scores.ari,
-        "n_iter": model.n_iter_, "converged": model.converged_,
-        "seconds": {"load": load_time, **model.phase_times_, "total": time.perf_counter() - start},
-        "peak_rss_mb": memory.peaks_mb(), "device": str(model.device_),
-        "precision": resolve_precision(model.precision, model.device_),
+        "method": method, "accuracy": scores.accuracy, "nmi": scores.nmi, "ari": scores.ari,
+        "n_iter": getattr(model, "n_iter_", None), "converged": getattr(model, "converged_", None),
+        "seconds": {**seconds, "total": sum(seconds.values())}, "peak_rss_mb": memory,
+        "device": str(model.device_), "precision": resolve_precision(model.precision, model.device_),
         "parameters": {k: v for k, v in model.get_params().items() if k != "autoencoder"},
     }
+
+
+def run_seed(args: argparse.Namespace) -> dict:
+    """One seed in this process: every method on one pretrained autoencoder; times, memory, scores."""
+    memory = PhaseMemory().start()
+    X, y = load(args.benchmark, args.data_dir)
+    parameters = paper_parameters(len(X), args.paper_fraction) if args.mode == "paper" else {}
+    parameters |= overrides(args.set) | {"n_clusters": int(np.unique(y).size), "random_state": args.seed,
+                                         "device": args.device}
+    records, autoencoder, pretrain_seconds = {}, None, 0.0
+    for method in args.method:
+        memory.enter(method)
+        model = _estimator(method, parameters, autoencoder).fit(X)
+        if autoencoder is None:
+            autoencoder, pretrain_seconds = model.autoencoder_, model.phase_times_["pretrain"]
+        records[method] = _method_record(method, model, y, pretrain_seconds, {})
+    memory.stop()
+    for record in records.values():
+        record["peak_rss_mb"] = memory.peaks_mb()
+    return {"seed": args.seed, "methods": records}
 
 
 def machine() -> dict:
@@ -129,25 +151,28 @@ def run_all(args: argparse.Namespace) -> dict:
     for seed in args.seeds:
         with tempfile.NamedTemporaryFile(suffix=".json") as handle:
             command = [sys.executable, __file__, args.benchmark, "--mode", args.mode, "--seed-only", str(seed),
-                       "--device", args.device, "--paper-fraction", str(args.paper_fraction), "--json", handle.name]
+                       "--device", args.device, "--paper-fraction", str(args.paper_fraction), "--json", handle.name,
+                       "--method", *args.method]
             if args.data_dir:
                 command += ["--data-dir", str(args.data_dir)]
             for assignment in args.set:
                 command += ["--set", assignment]
             subprocess.run(command, check=True)
             runs.append(json.loads(Path(handle.name).read_text()))
-        print(f"seed {seed}: ACC {runs[-1]['accuracy']:.4f}  {runs[-1]['seconds']['total']:.0f} s", flush=True)
-    return summarise(args, runs)
+        for method, run in runs[-1]["methods"].items():
+            print(f"seed {seed} {method}: ACC {run['accuracy']:.4f}  {run['seconds']['total']:.0f} s", flush=True)
+    return {method: summarise(args, [dict(run["methods"][method], seed=run["seed"]) for run in runs], method)
+            for method in args.method}
 
 
-def summarise(args: argparse.Namespace, runs: list[dict]) -> dict:
+def summarise(args: argparse.Namespace, runs: list[dict], method: str) -> dict:
     def stats(key: str) -> dict:
         values = [run[key] for run in runs]
         return {"mean": statistics.fmean(values), "std": statistics.pstdev(values),
                 "min": min(values), "max": max(values)}
 
     return {
-        "benchmark": args.benchmark, "mode": args.mode, "paper_fraction": args.paper_fraction,
+        "benchmark": args.benchmark, "method": method, "mode": args.mode, "paper_fraction": args.paper_fraction,
         "overrides": overrides(args.set),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
         "machine": machine(), "seeds": list(args.seeds),
@@ -163,6 +188,8 @@ def readme_row(record: dict) -> str:
     mode = record["mode"] if record["mode"] != "paper" or record["paper_fraction"] == 1 else \
         f"paper ×{record['paper_fraction']:g}"
     mode += "".join(f", {name}={value}" for name, value in record.get("overrides", {}).items())
+    if record.get("method", "dec") != "dec":
+        mode = f"{record['method'].upper()}, {mode}"
     hardware = record["machine"]["gpu"] or f"{record['machine']['cores']}-core CPU"
     precisions = sorted({run.get("precision", "float32") for run in record["runs"]})
     hardware += f", {'/'.join(precisions)}"
@@ -189,6 +216,8 @@ def main() -> None:
     parser.add_argument("--paper-fraction", type=float, default=1.0, help="with --mode paper: scale the iterations")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override one DEC parameter (a JSON value), e.g. --set finetune_epochs=60")
+    parser.add_argument("--method", nargs="+", choices=sorted(METHODS), default=["dec"],
+                        help="methods to run on one pretrained autoencoder per seed (default: dec)")
     parser.add_argument("--no-readme", action="store_true", help="do not add a row to the README")
     parser.add_argument("--seed-only", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
@@ -198,16 +227,17 @@ def main() -> None:
         args.json.write_text(json.dumps(run_seed(args), indent=2))
         return
     args.seeds = args.seeds or BENCHMARKS[args.benchmark][2]
-    record = run_all(args)
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    path = RESULTS / f"{args.benchmark}-{args.mode}-{stamp}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    row = readme_row(record)
-    print(row)
-    print(f"record: {path}")
-    if not args.no_readme:
-        append_to_readme(row)
+    for method, record in run_all(args).items():
+        suffix = "" if method == "dec" else f"-{method}"
+        path = RESULTS / f"{args.benchmark}-{args.mode}{suffix}-{stamp}.json"
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        row = readme_row(record)
+        print(row)
+        print(f"record: {path}")
+        if not args.no_readme:
+            append_to_readme(row)
 
 
 if __name__ == "__main__":
