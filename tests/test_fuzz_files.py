@@ -28,6 +28,8 @@ from safetensors.torch import load, save
 from decluster import DEC
 from decluster.cli import main
 from decluster.exceptions import CheckpointError
+from decluster.persistence import save_dec
+from decluster.preprocessing import InputSpec, fit_scaling
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -111,7 +113,7 @@ def _no_debris(folder: Path) -> None:
 def tiny_model(tmp_path_factory):
     model = DEC(**SMALL).fit(SMALL_X)
     folder = tmp_path_factory.mktemp("tiny") / "model"
-    model.save(folder)
+    save_dec(model, folder, input_spec=InputSpec(fit_scaling(SMALL_X, "standard"), "label", "auto"))
     return folder
 
 

@@ -25,7 +25,10 @@ from .metrics import evaluate
 from .io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
 from .io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
 from .io.model_folder import check_model_folder
-from .runconfig import add_parameter_flags, config_text, estimator_defaults, explicit_parameters
+from .persistence import save_dec
+from .preprocessing import InputSpec, choose_scaling, fit_scaling
+from .runconfig import (SCALE_CHOICES, add_parameter_flags, config_text, estimator_defaults, explicit_parameters,
+                        run_options)
 
 logger = logging.getLogger("decluster")
 
@@ -54,7 +57,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
                         help="a named data set: digits, mnist, fashion-mnist, usps, reuters10k")
     source.add_argument("--data", type=Path, metavar="FILE", help="your own .npy, .npz, .csv or .tsv file")
     group.add_argument("--label-column", metavar="COLUMN",
-                       help="with --data: the column holding labels (a header name or a 0-based index)")
+                       help="with --data: the column holding labels (a header name or a 0-based index); "
+                            "predict and plot use the model's own when the file has it")
     _add_table_arguments(group, "with a .csv/.tsv --data file")
     group.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="with --dataset: a folder that already holds the data set's files")
@@ -82,9 +86,10 @@ def _delimiter(value: str) -> str:
 
 def _add_table_arguments(group, scope: str) -> None:
     """``--header`` and ``--delimiter``, for reading .csv/.tsv files."""
-    group.add_argument("--header", choices=tuple(_HEADER_CHOICES), default="auto",
+    group.add_argument("--header", choices=tuple(_HEADER_CHOICES), default=None,
                        help=f"{scope}: whether the first line is a header (default: auto, which takes a "
-                            "line of names, or 0,1,...,n-1 as pandas writes, for a header)")
+                            "line of names, or 0,1,...,n-1 as pandas writes, for a header; predict and plot "
+                            "default to the choice the model was fitted with)")
     group.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
                        help=f"{scope}: the column separator, e.g. ';' or tab (default: detected among "
                             ", ; tab |)")
@@ -92,7 +97,7 @@ def _add_table_arguments(group, scope: str) -> None:
 
 def _table_options(args: argparse.Namespace) -> dict:
     """The ``header`` and ``delimiter`` keywords of the readers, from ``--header``/``--delimiter``."""
-    return {"header": _HEADER_CHOICES[getattr(args, "header", "auto")],
+    return {"header": _HEADER_CHOICES[getattr(args, "header", None) or "auto"],
             "delimiter": getattr(args, "delimiter", None)}
 
 
@@ -108,6 +113,87 @@ def load_input(args: argparse.Namespace, default_dataset: str | None = None):
         raise UsageError("give --dataset NAME or --data FILE")
     X, y = load_dataset(name, data_dir=args.data_dir, download=not args.no_download)
     return X, y, name
+
+
+def _resolve_scale(scale: str, args: argparse.Namespace, X: np.ndarray) -> str:
+    """``auto``: none for a named data set (scaled as in the DEC paper); for a --data file,
+    standard if its columns are in mixed units (:func:`~decluster.preprocessing.choose_scaling`)."""
+    if scale != "auto":
+        return scale
+    return choose_scaling(X) if args.data is not None else "none"
+
+
+def load_fit_input(args: argparse.Namespace, scale: str):
+    """Scaled features, labels (or None), a description of the data, and how to read and scale more.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The ``fit`` arguments (``--dataset``/``--data`` and the table options).
+    scale : {"auto", "standard", "minmax", "none"}
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,) or None
+    source : str
+    spec : InputSpec
+        The fitted scaling, the label column and the header choice, to store with the model.
+    """
+    X, y, source = load_input(args, default_dataset="digits")
+    scaling = fit_scaling(X, _resolve_scale(scale, args, X))
+    label_column = _label_column(args.label_column) if args.data is not None else None
+    spec = InputSpec(scaling, label_column, _table_options(args)["header"])
+    return scaling.apply(X), y, source, spec
+
+
+def _read_like_training_file(args: argparse.Namespace, spec: InputSpec, n_features: int):
+    """Features and labels of ``--data`` read with the model's label column, if it has that column.
+
+    The file is read with the saved label column first; if that fails or leaves other than
+    ``n_features`` columns, it is read again without one. When neither read gives
+    ``n_features`` columns, the first read that worked is returned (the model then names the
+    count), or else the first error is raised.
+    """
+    from .datasets import DatasetError, load_features
+
+    options = _table_options(args)
+    if getattr(args, "header", None) is None:
+        options["header"] = spec.header
+    if args.label_column is not None or spec.label_column is None:
+        return load_features(args.data, label_column=_label_column(args.label_column), **options)
+    results: list = []
+    for label_column in (spec.label_column, None):
+        try:
+            X, y = load_features(args.data, label_column=label_column, **options)
+        except DatasetError as error:
+            results.append(error)
+            continue
+        if X.shape[1] == n_features:
+            return X, y
+        results.append((X, y))
+    readable = [result for result in results if not isinstance(result, Exception)]
+    if readable:
+        return readable[0]
+    raise results[0]
+
+
+def load_model_input(args: argparse.Namespace, model: DEC):
+    """Features (read and scaled as for the model's fit), labels (or None) and a description.
+
+    A model without an input section (saved from Python) gets the data as they are.
+    """
+    spec = getattr(model, "input_spec_", None)
+    if spec is None:
+        return load_input(args)
+    if args.data is None:
+        X, y, source = load_input(args)
+    else:
+        (X, y), source = _read_like_training_file(args, spec, model.n_features_in_), str(args.data)
+    if X.shape[1] != spec.scaling.n_features:
+        raise ValueError(f"X has {X.shape[1]} features, but DEC is expecting {spec.scaling.n_features} features "
+                         "as input")
+    return spec.scaling.apply(X), y, source
 
 
 # ------------------------------------------------------------------ outputs
@@ -157,7 +243,9 @@ def write_plots(model: DEC, X, y, labels: np.ndarray, out: Path, max_points: int
 # ------------------------------------------------------------------ commands
 def command_fit(args: argparse.Namespace) -> int:
     """Train on a data set or file; write the model, labels, metrics, config and pictures."""
-    X, y, source = load_input(args, default_dataset="digits")
+    options = run_options(args)
+    X, y, source, spec = load_fit_input(args, options["scale"])
+    options["scale"] = spec.scaling.kind
     explicit = explicit_parameters(args)
     parameters = {**estimator_defaults(), **explicit}
     if y is not None and "n_clusters" not in explicit:
@@ -169,16 +257,16 @@ def command_fit(args: argparse.Namespace) -> int:
         model = DEC(**parameters, verbose=not args.quiet).fit(
             X, checkpoint_dir=checkpoint_dir, resume=args.resume, checkpoint_interval=args.checkpoint_interval
         )
-        model.save(out / MODEL_FOLDER, overwrite=args.overwrite)
+        save_dec(model, out / MODEL_FOLDER, overwrite=args.overwrite, input_spec=spec)
         proba = model.predict_proba(X)
         metrics = {
-            "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
+            "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), **options,
             "n_clusters": model.n_clusters, **_scores(y, model.labels_),
             "n_iter": model.n_iter_, "converged": model.converged_, "seconds": model.phase_times_,
         }
         files = {"labels.csv": assignments_csv(proba),
                  "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode("utf-8"),
-                 "config.toml": config_text(parameters).encode("utf-8")}
+                 "config.toml": config_text(parameters, options).encode("utf-8")}
         for name, payload in files.items():
             atomic_write_bytes(out / name, payload)
         pictures = [] if args.no_plots else write_plots(model, X, y, proba.argmax(axis=1), out, args.plot_points)
@@ -239,7 +327,7 @@ def command_predict(args: argparse.Namespace) -> int:
     if to_file:
         check_writable(out.parent)
     model = DEC.load(args.model, device=args.device)
-    X, _, _ = load_input(args)
+    X, _, _ = load_model_input(args, model)
     payload = assignments_csv(model.predict_proba(X), with_proba=args.proba)
     if to_file:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -275,7 +363,7 @@ def command_plot(args: argparse.Namespace) -> int:
     _refuse_outputs_over_inputs(args, [args.out / name for name in PICTURES], [])
     check_output_folder(args.out, PICTURES, overwrite=args.overwrite)
     model = DEC.load(args.model, device=args.device)
-    X, y, _ = load_input(args)
+    X, y, _ = load_model_input(args, model)
     with claimed_output_folder(args.out):
         pictures = write_plots(model, X, y, model.predict(X), args.out, args.plot_points)
         record_files(args.out, [picture.name for picture in pictures])
@@ -313,6 +401,11 @@ def _add_fit_parser(commands, common) -> None:
                      help="output folder (default: decluster-output)")
     fit.add_argument("--config", type=Path, metavar="FILE",
                      help="TOML file of DEC parameters; flags given on the command line take precedence")
+    fit.add_argument("--scale", choices=SCALE_CHOICES, default=None,
+                     help="per-feature scaling before DEC, saved with the model and applied by predict and "
+                          "plot: standard (zero mean, unit variance), minmax (to [0, 1]), none, or auto (the "
+                          "default): none for a --dataset, which comes scaled as in the DEC paper, standard "
+                          "for a --data file")
     fit.add_argument("--no-plots", action="store_true", help="do not draw the pictures")
     _add_overwrite(fit)
     fit.add_argument("--checkpoint-dir", type=Path, metavar="DIR",
@@ -391,13 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(debug: bool) -> None:
+def _configure_logging(debug: bool, quiet: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("decluster: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # other libraries (numba, matplotlib, PIL...) say only warnings
     logger.setLevel(logging.DEBUG if debug else logging.NOTSET)
+    logging.getLogger("decluster.progress").setLevel(logging.WARNING if quiet else logging.INFO)
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").handlers[:] = []
     warnings.formatwarning = lambda message, category, *rest: f"{category.__name__}: {message}"
@@ -438,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 on success, 1 on error, 2 on bad usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    _configure_logging(args.debug)
+    _configure_logging(args.debug, args.quiet)
     try:
         with signal_handlers(_raise_signalled):
             return args.handler(args)

@@ -22,25 +22,42 @@ from .autoencoder import StackedAutoencoder, state_shapes
 from .clustering import ClusteringHistory
 from .io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 from .io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
+from .preprocessing import InputSpec
 
 
 MAX_MAGNITUDE = 1e12
 """Largest weight or centroid accepted at load: squared distances must stay finite in float32."""
 
 
+def _json_scalar(value: Any) -> Any:
+    """A NumPy scalar (as a ``GridSearchCV`` grid gives) as the Python number it holds."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
-    """Constructor parameters as JSON values (a given autoencoder is stored as weights instead)."""
-    params = dict(params, autoencoder=None, device=str(params["device"]),
-                  hidden_dims=list(params["hidden_dims"]))
-    if not isinstance(params["random_state"], (int, type(None))):
+    """Constructor parameters as JSON values (a given autoencoder is stored as weights instead).
+
+    NumPy scalars become Python numbers; a ``RandomState`` instance, which has no JSON form,
+    is stored as None.
+    """
+    params = {name: _json_scalar(value) for name, value in params.items()}
+    params.update(autoencoder=None, device=str(params["device"]),
+                  hidden_dims=[_json_scalar(width) for width in params["hidden_dims"]])
+    if isinstance(params["random_state"], bool) or not isinstance(params["random_state"], (int, type(None))):
         params["random_state"] = None
     return params
 
 
-def save_dec(model, path: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Write a fitted :class:`~decluster.DEC` to the folder ``path``."""
+def save_dec(model, path: str | os.PathLike, *, overwrite: bool = False,
+             input_spec: InputSpec | None = None) -> None:
+    """Write a fitted :class:`~decluster.DEC` (or IDEC) to the folder ``path``.
+
+    ``input_spec`` (the command line's scaling, label column and header choice) is stored as
+    the ``"input"`` section of ``config.json``; without it the folder has no such section.
+    """
     tensors = add_prefix(model.autoencoder_.state_dict(), "autoencoder.")
-    tensors |= add_prefix(model.encoder_.state_dict(), "encoder.")
+    for part in model._refined_networks:
+        tensors |= add_prefix(getattr(model, f"{part}_").state_dict(), f"{part}.")
     tensors["cluster_centers"] = torch.from_numpy(model.cluster_centers_)
     tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
     metadata = {
@@ -52,28 +69,46 @@ def save_dec(model, path: str | os.PathLike, *, overwrite: bool = False) -> None
         "history": asdict(model.history_),
         "pretrain_losses": model.pretrain_losses_,
     }
+    if input_spec is not None:
+        if input_spec.scaling.n_features != model.n_features_in_:
+            raise ValueError(f"the input scaling is for {input_spec.scaling.n_features} features, "
+                             f"the model has {model.n_features_in_}")
+        metadata["input"] = input_spec.to_json()
     write_model(path, type(model).__name__, metadata, tensors, overwrite=overwrite)
 
 
-def _check_tensors(tensors: dict[str, torch.Tensor], dims: list[int], n_clusters: int) -> None:
-    """Raise ``ValueError`` unless the tensors are exactly those of a DEC with these widths."""
+def _check_tensors(tensors: dict[str, torch.Tensor], dims: list[int], n_clusters: int,
+                   refined: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless the tensors are exactly those of a model with these widths
+    whose ``refined`` parts of the autoencoder (``"encoder"``, ``"decoder"``) were refined."""
     network = state_shapes(dims)
-    expected = {**add_prefix(network, "autoencoder."),
-                **add_prefix(strip_prefix(network, "encoder."), "encoder."),
-                "cluster_centers": (n_clusters, dims[-1])}
+    expected = {**add_prefix(network, "autoencoder."), "cluster_centers": (n_clusters, dims[-1])}
+    for part in refined:
+        expected |= add_prefix(strip_prefix(network, f"{part}."), f"{part}.")
+    _check_float_tensors(tensors, expected, torch.float32)
+    extra = sorted(set(tensors) - set(expected) - {"labels"})
+    if extra:
+        raise ValueError(f"unexpected tensors {extra}")
+    _check_labels(tensors, n_clusters)
+
+
+def _check_float_tensors(tensors: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]],
+                         dtype: torch.dtype) -> None:
+    """Raise ``ValueError`` unless each expected tensor is there, of its shape and ``dtype``, finite
+    and of plausible magnitude."""
     for name, shape in expected.items():
         found = tensors.get(name)
-        if found is None or tuple(found.shape) != shape or found.dtype != torch.float32:
+        if found is None or tuple(found.shape) != shape or found.dtype != dtype:
             described = "missing" if found is None else f"{found.dtype} of shape {tuple(found.shape)}"
-            raise ValueError(f"tensor {name} is {described}, expected float32 of shape {shape}")
+            raise ValueError(f"tensor {name} is {described}, expected {str(dtype)[6:]} of shape {shape}")
         if not bool(torch.isfinite(found).all()):
             raise ValueError(f"tensor {name} holds NaN or infinite values")
         if found.numel() and float(found.abs().max()) > MAX_MAGNITUDE:
             raise ValueError(f"tensor {name} holds values above {MAX_MAGNITUDE:g} in magnitude; "
                              "no trained model has them")
-    extra = sorted(set(tensors) - set(expected) - {"labels"})
-    if extra:
-        raise ValueError(f"unexpected tensors {extra}")
+
+
+def _check_labels(tensors: dict[str, torch.Tensor], n_clusters: int) -> None:
     labels = tensors.get("labels")
     if labels is None or labels.ndim != 1 or labels.dtype != torch.int64:
         raise ValueError("labels must be a 1-D int64 tensor")
@@ -95,6 +130,7 @@ def _fitted_state(config: dict[str, Any]) -> dict[str, Any]:
         "history_": ClusteringHistory.from_json(config.get("history"), "history"),
         "pretrain_losses_": {name: expect_list(values, f"pretrain_losses.{name}", expect_number)
                              for name, values in losses.items()},
+        "input_spec_": None if "input" not in config else InputSpec.from_json(config["input"], "input", dims[0]),
     }
 
 
@@ -112,24 +148,95 @@ def _estimator(cls, params: Any):
 
 
 def load_dec(cls, path: str | os.PathLike, device="auto"):
-    """Rebuild a fitted ``cls`` (:class:`~decluster.DEC`) from the folder ``path``."""
+    """Rebuild a fitted ``cls`` (:class:`~decluster.DEC`) from the folder ``path``.
+
+    The model's ``input_spec_`` is the folder's :class:`~decluster.preprocessing.InputSpec`,
+    or None if it has none (models saved from Python).
+    """
     saved = read_model(path, kind=cls.__name__)
     config, tensors = saved.config, saved.tensors
     target = resolve_device(device)
     try:
         model = _estimator(cls, config.get("params"))
         state = _fitted_state(config)
-        _check_tensors(tensors, state["dims"], model.n_clusters)
+        _check_tensors(tensors, state["dims"], model.n_clusters, cls._refined_networks)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
     autoencoder = StackedAutoencoder(state.pop("dims"), generator=torch.Generator())
     autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
-    encoder = copy.deepcopy(autoencoder.encoder)
-    encoder.load_state_dict(strip_prefix(tensors, "encoder."), strict=True)
-    model.autoencoder_, model.encoder_ = autoencoder.to(target).eval(), encoder.to(target).eval()
+    for part in cls._refined_networks:
+        network = copy.deepcopy(getattr(autoencoder, part))
+        network.load_state_dict(strip_prefix(tensors, f"{part}."), strict=True)
+        setattr(model, f"{part}_", network.to(target).eval())
+    model.autoencoder_ = autoencoder.to(target).eval()
     model.cluster_centers_ = tensors["cluster_centers"].numpy()
     model.labels_ = tensors["labels"].numpy()
     for name, value in state.items():
         setattr(model, name, value)
     model.device_ = target
+    return model
+
+
+# ------------------------------------------------------------------ N2D
+_N2D_ARRAYS = {"embedding_": np.float32, "manifold_": np.float32, "weights_": np.float64, "means_": np.float64,
+               "covariances_": np.float64}
+
+
+def save_n2d(model, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Write a fitted :class:`~decluster.N2D` to the folder ``path``: the autoencoder, the training
+    embedding and its manifold coordinates, and the mixture, as tensors."""
+    tensors = add_prefix(model.autoencoder_.state_dict(), "autoencoder.")
+    tensors |= {name.rstrip("_"): torch.from_numpy(np.ascontiguousarray(getattr(model, name), dtype=dtype))
+                for name, dtype in _N2D_ARRAYS.items()}
+    tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
+    metadata = {"params": params_to_json(model.get_params(deep=False)), "dims": list(model.autoencoder_.dims),
+                "n_features_in": int(model.n_features_in_), "pretrain_losses": model.pretrain_losses_}
+    write_model(path, type(model).__name__, metadata, tensors, overwrite=overwrite)
+
+
+def _check_n2d_tensors(tensors: dict[str, torch.Tensor], dims: list[int], n_clusters: int, n_components: int) -> None:
+    """Raise ``ValueError`` unless the tensors are those of an N2D model of these sizes."""
+    n_samples = tensors["labels"].shape[0] if "labels" in tensors else -1
+    single = {**add_prefix(state_shapes(dims), "autoencoder."), "embedding": (n_samples, dims[-1]),
+              "manifold": (n_samples, n_components)}
+    double = {"weights": (n_clusters,), "means": (n_clusters, n_components),
+              "covariances": (n_clusters, n_components, n_components)}
+    _check_float_tensors(tensors, single, torch.float32)
+    _check_float_tensors(tensors, double, torch.float64)
+    extra = sorted(set(tensors) - set(single) - set(double) - {"labels"})
+    if extra:
+        raise ValueError(f"unexpected tensors {extra}")
+    _check_labels(tensors, n_clusters)
+    weights = tensors["weights"].double()
+    if bool((weights <= 0).any()) or abs(float(weights.sum()) - 1) > 1e-4:
+        raise ValueError("mixture weights must be positive and sum to one")
+    covariances = tensors["covariances"].double()
+    if not torch.allclose(covariances, covariances.transpose(1, 2)) or bool(
+            torch.linalg.cholesky_ex(covariances).info.any()):
+        raise ValueError("mixture covariances must be symmetric positive definite")
+
+
+def load_n2d(cls, path: str | os.PathLike, device="auto"):
+    """Rebuild a fitted ``cls`` (:class:`~decluster.N2D`) from the folder ``path``."""
+    saved = read_model(path, kind=cls.__name__)
+    config, tensors = saved.config, saved.tensors
+    target = resolve_device(device)
+    try:
+        model = _estimator(cls, config.get("params"))
+        dims = expect_list(config.get("dims"), "dims", lambda v, w: expect_int(v, w, low=1))
+        if len(dims) < 2:
+            raise ValueError("dims must hold at least two widths")
+        n_features = expect_int(config.get("n_features_in"), "n_features_in", low=dims[0], high=dims[0])
+        losses = {name: expect_list(values, f"pretrain_losses.{name}", expect_number)
+                  for name, values in expect_object(config.get("pretrain_losses"), "pretrain_losses").items()}
+        _check_n2d_tensors(tensors, dims, model.n_clusters, model._manifold_settings()[3])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
+    autoencoder = StackedAutoencoder(dims, generator=torch.Generator())
+    autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
+    model.autoencoder_, model.device_ = autoencoder.to(target).eval(), target
+    for name in _N2D_ARRAYS:
+        setattr(model, name, tensors[name.rstrip("_")].numpy())
+    model.n_features_in_, model.pretrain_losses_ = n_features, losses
+    model.labels_ = tensors["labels"].numpy()
     return model

@@ -20,6 +20,10 @@ except ModuleNotFoundError:  # Python 3.10
 # and progress output follows --quiet.
 _NOT_FLAGS = ("autoencoder", "verbose")
 
+SCALE_CHOICES = ("auto", "standard", "minmax", "none")
+RUN_OPTIONS: dict[str, tuple[str, ...]] = {"scale": SCALE_CHOICES}
+"""Settings of a run that are not DEC parameters, with their accepted values (the first is the default)."""
+
 
 def estimator_defaults() -> dict[str, Any]:
     """DEC's constructor parameters and their defaults, minus those the CLI sets itself."""
@@ -54,12 +58,16 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
-    """DEC parameters from a TOML file of ``name = value`` lines (names as in the Python API).
+    """DEC parameters and run options from a TOML file of ``name = value`` lines.
+
+    Parameter names are as in the Python API; the run options are those of ``RUN_OPTIONS``
+    (``scale = "standard"``).
 
     Raises
     ------
     ValueError
-        If the file cannot be read or parsed, or names an unknown parameter.
+        If the file cannot be read or parsed, names an unknown parameter or gives an option a
+        value it does not accept.
     """
     path = Path(path)
     try:
@@ -68,20 +76,34 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot read the configuration ({error.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not a valid TOML file ({error})") from None
-    known = estimator_defaults()
+    known = [*estimator_defaults(), *RUN_OPTIONS]
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"{path}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(known)}")
+    for name, choices in RUN_OPTIONS.items():
+        if name in values and values[name] not in choices:
+            raise ValueError(f"{path}: {name} must be one of {', '.join(choices)}, got {values[name]!r:.40}")
     return {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
 
 
 def explicit_parameters(namespace: argparse.Namespace) -> dict[str, Any]:
     """The DEC parameters a user set: ``--config`` values, overridden by explicit flags."""
     explicit = read_config(namespace.config) if getattr(namespace, "config", None) else {}
+    explicit = {name: value for name, value in explicit.items() if name not in RUN_OPTIONS}
     explicit.update({name: getattr(namespace, name) for name in estimator_defaults() if hasattr(namespace, name)})
     if "hidden_dims" in explicit:
         explicit["hidden_dims"] = tuple(explicit["hidden_dims"])
     return explicit
+
+
+def run_options(namespace: argparse.Namespace) -> dict[str, str]:
+    """The run options (``scale``): a flag given, else the ``--config`` value, else the default."""
+    config = read_config(namespace.config) if getattr(namespace, "config", None) else {}
+    options = {}
+    for name, choices in RUN_OPTIONS.items():
+        flag = getattr(namespace, name, None)
+        options[name] = flag if flag is not None else config.get(name, choices[0])
+    return options
 
 
 def _toml_value(value: Any) -> str:
@@ -94,8 +116,14 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def config_text(parameters: dict[str, Any]) -> str:
-    """The parameters as TOML that :func:`read_config` reads back (``None`` values are omitted)."""
+def config_text(parameters: dict[str, Any], options: dict[str, str] | None = None) -> str:
+    """The parameters (and run options) as TOML that :func:`read_config` reads back.
+
+    ``None`` values are omitted.
+    """
     lines = ["# DEC parameters of this run; rerun with: decluster fit --config config.toml ..."]
     lines += [f"{name} = {_toml_value(value)}" for name, value in parameters.items() if value is not None]
+    if options:
+        lines += ["# how the command line prepared the data (not a DEC parameter)"]
+        lines += [f"{name} = {_toml_value(value)}" for name, value in options.items()]
     return "\n".join(lines) + "\n"
