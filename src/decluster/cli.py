@@ -25,9 +25,11 @@ from .metrics import evaluate
 from .io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
 from .io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
 from .io.model_folder import check_model_folder
-from .persistence import save_dec
+from .io.model_folder import folder_kind
+from .n2d import N2D
+from .persistence import MODEL_KINDS, save_dec, save_n2d
 from .preprocessing import InputSpec, choose_scaling, fit_scaling
-from .runconfig import (SCALE_CHOICES, add_parameter_flags, config_text, estimator_defaults, explicit_parameters,
+from .runconfig import (ESTIMATORS, SCALE_CHOICES, add_parameter_flags, config_text, estimator_defaults, explicit_parameters,
                         run_options)
 
 logger = logging.getLogger("decluster")
@@ -223,14 +225,18 @@ def _scores(y, labels) -> dict[str, float]:
     return {"accuracy": scores.accuracy, "nmi": scores.nmi, "ari": scores.ari}
 
 
-def write_plots(model: DEC, X, y, labels: np.ndarray, out: Path, max_points: int = 2000) -> list[Path]:
-    """The embedding map, the training curves and (with labels) the confusion matrix, as PNGs."""
+def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 2000) -> list[Path]:
+    """The embedding map, the training curves and (with labels) the confusion matrix, as PNGs.
+
+    Centroids and the clustering curves are drawn for the methods that have them (DEC, IDEC).
+    """
     from .plotting import plot_confusion, plot_embedding, plot_training_curves, save_figure
 
     figures = {
-        "embedding.png": plot_embedding(model.transform(X), labels, model.cluster_centers_, true_labels=y,
-                                        max_points=max_points, random_state=0),
-        "training.png": plot_training_curves(model.pretrain_losses_, model.history_, tol=model.tol),
+        "embedding.png": plot_embedding(model.transform(X), labels, getattr(model, "cluster_centers_", None),
+                                        true_labels=y, max_points=max_points, random_state=0),
+        "training.png": plot_training_curves(model.pretrain_losses_, getattr(model, "history_", None),
+                                             tol=getattr(model, "tol", None)),
     }
     if y is not None:
         figures["confusion.png"] = plot_confusion(y, labels)
@@ -244,25 +250,27 @@ def write_plots(model: DEC, X, y, labels: np.ndarray, out: Path, max_points: int
 def command_fit(args: argparse.Namespace) -> int:
     """Train on a data set or file; write the model, labels, metrics, config and pictures."""
     options = run_options(args)
+    estimator = ESTIMATORS[options["method"]]
+    parameters = _method_parameters(args, options["method"])
+    autoencoder = None if args.autoencoder_from is None else load_model(args.autoencoder_from).autoencoder_
     X, y, source, spec = load_fit_input(args, options["scale"])
     options["scale"] = spec.scaling.kind
-    explicit = explicit_parameters(args)
-    parameters = {**estimator_defaults(), **explicit}
-    if y is not None and "n_clusters" not in explicit:
+    if y is not None and "n_clusters" not in explicit_parameters(args):
         parameters["n_clusters"] = int(np.unique(y).size)
     out = args.out
     checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
-    _check_fit_outputs(args, checkpoint_dir)
+    _check_fit_outputs(args, checkpoint_dir, estimator)
     with claimed_output_folder(out):
-        model = DEC(**parameters, verbose=not args.quiet).fit(
-            X, checkpoint_dir=checkpoint_dir, resume=args.resume, checkpoint_interval=args.checkpoint_interval
-        )
-        save_dec(model, out / MODEL_FOLDER, overwrite=args.overwrite, input_spec=spec)
+        model = estimator(**parameters, autoencoder=autoencoder, verbose=not args.quiet)
+        model = model.fit(X) if estimator is N2D else model.fit(
+            X, checkpoint_dir=checkpoint_dir, resume=args.resume, checkpoint_interval=args.checkpoint_interval)
+        (save_n2d if estimator is N2D else save_dec)(model, out / MODEL_FOLDER, overwrite=args.overwrite,
+                                                     input_spec=spec)
         proba = model.predict_proba(X)
         metrics = {
             "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), **options,
-            "n_clusters": model.n_clusters, **_scores(y, model.labels_),
-            "n_iter": model.n_iter_, "converged": model.converged_, "seconds": model.phase_times_,
+            "n_clusters": model.n_clusters, **_scores(y, model.labels_), "n_iter": getattr(model, "n_iter_", None),
+            "converged": getattr(model, "converged_", None), "seconds": model.phase_times_,
         }
         files = {"labels.csv": assignments_csv(proba),
                  "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode("utf-8"),
@@ -273,6 +281,27 @@ def command_fit(args: argparse.Namespace) -> int:
         record_files(out, [*files, *(picture.name for picture in pictures)])
     _print_fit_summary(metrics, out, pictures)
     return 0
+
+
+def _method_parameters(args: argparse.Namespace, method: str) -> dict:
+    """The method's parameters: its defaults, then ``--config``, then flags; a flag of another
+    method is a usage error."""
+    explicit = explicit_parameters(args)
+    defaults = estimator_defaults(ESTIMATORS[method])
+    foreign = sorted(set(explicit) - set(defaults))
+    if foreign:
+        flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
+        raise UsageError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to --method {method}")
+    if method == "n2d" and args.resume:
+        raise UsageError("--resume: n2d writes no checkpoints; run it again (with --autoencoder-from to "
+                         "skip pretraining)")
+    return {**defaults, **explicit}
+
+
+def load_model(path: Path, device: str = "auto"):
+    """A model folder written by fit, as the estimator class named in its ``config.json``."""
+    classes = {cls.__name__: cls for cls in ESTIMATORS.values()}
+    return classes.get(folder_kind(path), DEC).load(path, device=device)
 
 
 def _input_files(args: argparse.Namespace) -> list[Path]:
@@ -293,20 +322,22 @@ def _refuse_outputs_over_inputs(args: argparse.Namespace, files: list[Path], fol
                              "choose another --out")
 
 
-def _check_fit_outputs(args: argparse.Namespace, checkpoint_dir: Path) -> None:
+def _check_fit_outputs(args: argparse.Namespace, checkpoint_dir: Path, estimator: type) -> None:
     """Before any training: every output location is writable and holds nothing decluster did not write."""
     out = args.out
     _refuse_outputs_over_inputs(args, [out / name for name in FIT_FILES], [out / MODEL_FOLDER, checkpoint_dir])
     check_output_folder(out, FIT_FILES, overwrite=args.overwrite)
-    check_model_folder(out / MODEL_FOLDER, "DEC", overwrite=args.overwrite)
-    check_writable(checkpoint_dir)
-    if not args.resume:
-        check_checkpoint_folder(checkpoint_dir)
+    check_model_folder(out / MODEL_FOLDER, estimator.__name__, overwrite=args.overwrite, replaces=MODEL_KINDS)
+    if estimator is not N2D:  # N2D writes no checkpoints
+        check_writable(checkpoint_dir)
+        if not args.resume:
+            check_checkpoint_folder(checkpoint_dir)
 
 
 def _print_fit_summary(metrics: dict, out: Path, pictures: list[Path]) -> None:
     line = f"{metrics['data']}: {metrics['n_samples']} samples, {metrics['n_clusters']} clusters"
-    line += f", {metrics['n_iter']} iterations ({'converged' if metrics['converged'] else 'not converged'})"
+    if metrics["n_iter"] is not None:
+        line += f", {metrics['n_iter']} iterations ({'converged' if metrics['converged'] else 'not converged'})"
     print(line)
     if "accuracy" in metrics:
         print(f"ACC {metrics['accuracy']:.4f}  NMI {metrics['nmi']:.4f}  ARI {metrics['ari']:.4f}")
@@ -326,7 +357,7 @@ def command_predict(args: argparse.Namespace) -> int:
             raise UsageError(f"{out} is a folder; give --out a file name (or - for standard output)")
     if to_file:
         check_writable(out.parent)
-    model = DEC.load(args.model, device=args.device)
+    model = load_model(args.model, device=args.device)
     X, _, _ = load_model_input(args, model)
     payload = assignments_csv(model.predict_proba(X), with_proba=args.proba)
     if to_file:
@@ -362,7 +393,7 @@ def command_plot(args: argparse.Namespace) -> int:
     """Draw the embedding, the training curves and (with labels) the confusion matrix of a model."""
     _refuse_outputs_over_inputs(args, [args.out / name for name in PICTURES], [])
     check_output_folder(args.out, PICTURES, overwrite=args.overwrite)
-    model = DEC.load(args.model, device=args.device)
+    model = load_model(args.model, device=args.device)
     X, y, _ = load_model_input(args, model)
     with claimed_output_folder(args.out):
         pictures = write_plots(model, X, y, model.predict(X), args.out, args.plot_points)
@@ -404,8 +435,15 @@ def _add_fit_parser(commands, common) -> None:
     fit.add_argument("--scale", choices=SCALE_CHOICES, default=None,
                      help="per-feature scaling before DEC, saved with the model and applied by predict and "
                           "plot: standard (zero mean, unit variance), minmax (to [0, 1]), none, or auto (the "
-                          "default): none for a --dataset, which comes scaled as in the DEC paper, standard "
-                          "for a --data file")
+                          "default): none for a --dataset, which comes scaled as in the DEC paper; for a --data "
+                          "file standard if its columns are in mixed units (widest range over 100 times the "
+                          "median range), else none")
+    fit.add_argument("--method", choices=tuple(ESTIMATORS), default=None,
+                     help="dec (the default), idec (DEC keeping the reconstruction loss) or n2d (UMAP and a "
+                          "Gaussian mixture on the embedding; needs umap-learn)")
+    fit.add_argument("--autoencoder-from", type=Path, metavar="MODEL",
+                     help="reuse the pretrained autoencoder of a model folder written by fit (any method) "
+                          "and skip pretraining")
     fit.add_argument("--no-plots", action="store_true", help="do not draw the pictures")
     _add_overwrite(fit)
     fit.add_argument("--checkpoint-dir", type=Path, metavar="DIR",

@@ -25,6 +25,9 @@ from .io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, 
 from .preprocessing import InputSpec
 
 
+MODEL_KINDS = ("DEC", "IDEC", "N2D")
+"""Kinds of saved model that may replace one another in a folder."""
+
 MAX_MAGNITUDE = 1e12
 """Largest weight or centroid accepted at load: squared distances must stay finite in float32."""
 
@@ -69,12 +72,18 @@ def save_dec(model, path: str | os.PathLike, *, overwrite: bool = False,
         "history": asdict(model.history_),
         "pretrain_losses": model.pretrain_losses_,
     }
-    if input_spec is not None:
-        if input_spec.scaling.n_features != model.n_features_in_:
-            raise ValueError(f"the input scaling is for {input_spec.scaling.n_features} features, "
-                             f"the model has {model.n_features_in_}")
-        metadata["input"] = input_spec.to_json()
-    write_model(path, type(model).__name__, metadata, tensors, overwrite=overwrite)
+    write_model(path, type(model).__name__, metadata | _input_section(model, input_spec), tensors,
+                overwrite=overwrite, replaces=MODEL_KINDS)
+
+
+def _input_section(model, input_spec: InputSpec | None) -> dict[str, Any]:
+    """``{"input": ...}`` for ``config.json`` when the command line prepared the data, else ``{}``."""
+    if input_spec is None:
+        return {}
+    if input_spec.scaling.n_features != model.n_features_in_:
+        raise ValueError(f"the input scaling is for {input_spec.scaling.n_features} features, "
+                         f"the model has {model.n_features_in_}")
+    return {"input": input_spec.to_json()}
 
 
 def _check_tensors(tensors: dict[str, torch.Tensor], dims: list[int], n_clusters: int,
@@ -182,7 +191,8 @@ _N2D_ARRAYS = {"embedding_": np.float32, "manifold_": np.float32, "weights_": np
                "covariances_": np.float64}
 
 
-def save_n2d(model, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+def save_n2d(model, path: str | os.PathLike, *, overwrite: bool = False,
+             input_spec: InputSpec | None = None) -> None:
     """Write a fitted :class:`~decluster.N2D` to the folder ``path``: the autoencoder, the training
     embedding and its manifold coordinates, and the mixture, as tensors."""
     tensors = add_prefix(model.autoencoder_.state_dict(), "autoencoder.")
@@ -191,7 +201,8 @@ def save_n2d(model, path: str | os.PathLike, *, overwrite: bool = False) -> None
     tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
     metadata = {"params": params_to_json(model.get_params(deep=False)), "dims": list(model.autoencoder_.dims),
                 "n_features_in": int(model.n_features_in_), "pretrain_losses": model.pretrain_losses_}
-    write_model(path, type(model).__name__, metadata, tensors, overwrite=overwrite)
+    write_model(path, type(model).__name__, metadata | _input_section(model, input_spec), tensors,
+                overwrite=overwrite, replaces=MODEL_KINDS)
 
 
 def _check_n2d_tensors(tensors: dict[str, torch.Tensor], dims: list[int], n_clusters: int, n_components: int) -> None:
@@ -230,6 +241,7 @@ def load_n2d(cls, path: str | os.PathLike, device="auto"):
         losses = {name: expect_list(values, f"pretrain_losses.{name}", expect_number)
                   for name, values in expect_object(config.get("pretrain_losses"), "pretrain_losses").items()}
         _check_n2d_tensors(tensors, dims, model.n_clusters, model._manifold_settings()[3])
+        input_spec = None if "input" not in config else InputSpec.from_json(config["input"], "input", dims[0])
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
     autoencoder = StackedAutoencoder(dims, generator=torch.Generator())
@@ -237,6 +249,6 @@ def load_n2d(cls, path: str | os.PathLike, device="auto"):
     model.autoencoder_, model.device_ = autoencoder.to(target).eval(), target
     for name in _N2D_ARRAYS:
         setattr(model, name, tensors[name.rstrip("_")].numpy())
-    model.n_features_in_, model.pretrain_losses_ = n_features, losses
+    model.n_features_in_, model.pretrain_losses_, model.input_spec_ = n_features, losses, input_spec
     model.labels_ = tensors["labels"].numpy()
     return model

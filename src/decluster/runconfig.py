@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .estimator import DEC
+from .idec import IDEC
+from .n2d import N2D
 
 try:
     import tomllib
@@ -21,37 +23,55 @@ except ModuleNotFoundError:  # Python 3.10
 _NOT_FLAGS = ("autoencoder", "verbose")
 
 SCALE_CHOICES = ("auto", "standard", "minmax", "none")
-RUN_OPTIONS: dict[str, tuple[str, ...]] = {"scale": SCALE_CHOICES}
+ESTIMATORS = {"dec": DEC, "idec": IDEC, "n2d": N2D}
+"""The clustering methods of ``--method``, by name."""
+RUN_OPTIONS: dict[str, tuple[str, ...]] = {"scale": SCALE_CHOICES, "method": tuple(ESTIMATORS)}
 """Settings of a run that are not DEC parameters, with their accepted values (the first is the default)."""
 
 
-def estimator_defaults() -> dict[str, Any]:
-    """DEC's constructor parameters and their defaults, minus those the CLI sets itself."""
-    signature = inspect.signature(DEC.__init__)
-    return {name: p.default for name, p in signature.parameters.items()
-            if name != "self" and name not in _NOT_FLAGS}
+def estimator_defaults(estimator: type | None = None) -> dict[str, Any]:
+    """Constructor parameters and defaults of ``estimator`` (None: of every method, DEC's first),
+    minus those the CLI sets itself."""
+    defaults: dict[str, Any] = {}
+    for cls in ESTIMATORS.values() if estimator is None else (estimator,):
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if name != "self" and name not in _NOT_FLAGS:
+                defaults.setdefault(name, parameter.default)
+    return defaults
+
+
+def _default_text(name: str) -> str:
+    """``"0.01"``, or per method where they differ (``"dec 0.01, idec 0.001"``), naming the methods
+    that have the parameter when not all do (``"0.1; idec only"``)."""
+    having = {method: estimator_defaults(cls)[name] for method, cls in ESTIMATORS.items()
+              if name in estimator_defaults(cls)}
+    values = list(having.values())
+    text = str(values[0]) if all(repr(v) == repr(values[0]) for v in values) else ", ".join(
+        f"{method} {value}" for method, value in having.items())
+    return text if len(having) == len(ESTIMATORS) else f"{text}; {', '.join(having)} only"
 
 
 def parameter_help() -> dict[str, str]:
-    """First sentence of each parameter's description in DEC's docstring."""
-    section = DEC.__doc__.split("Parameters\n    ----------\n", 1)[1].split("Attributes\n", 1)[0]
-    helps = {}
-    for match in re.finditer(r"^    (\w+) : [^\n]*\n((?:        [^\n]*\n)+)", section, flags=re.MULTILINE):
-        text = " ".join(match.group(2).split()).replace("``", "")
-        helps[match.group(1)] = text.split(". ")[0].rstrip(".").replace("%", "%%")
+    """First sentence of each parameter's description in the methods' docstrings (DEC's first)."""
+    helps: dict[str, str] = {}
+    for cls in ESTIMATORS.values():
+        section = cls.__doc__.split("Parameters\n    ----------\n", 1)[1].split("Attributes\n", 1)[0]
+        for match in re.finditer(r"^    (\w+) : [^\n]*\n((?:        [^\n]*\n)+)", section, flags=re.MULTILINE):
+            text = " ".join(match.group(2).split()).replace("``", "")
+            helps.setdefault(match.group(1), text.split(". ")[0].rstrip(".").replace("%", "%%"))
     return helps
 
 
 def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
     """Add one ``--flag`` per DEC parameter; absent flags leave the value unset."""
-    group = parser.add_argument_group("DEC parameters (defaults as in the Python API)")
+    group = parser.add_argument_group("method parameters (defaults as in the Python API)")
     helps = parameter_help()
     for name, default in estimator_defaults().items():
         flag = "--" + name.replace("_", "-")
-        text = f"{helps.get(name, '')} (default: {default})"
+        text = f"{helps.get(name, '')} (default: {_default_text(name)})"
         if isinstance(default, tuple):
             group.add_argument(flag, dest=name, type=int, nargs="+", default=argparse.SUPPRESS, help=text)
-        elif name == "random_state":
+        elif default is None:  # random_state, n_components: an integer when given
             group.add_argument(flag, dest=name, type=int, default=argparse.SUPPRESS, help=text)
         else:
             group.add_argument(flag, dest=name, type=type(default), default=argparse.SUPPRESS, help=text)

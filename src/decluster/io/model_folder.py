@@ -73,10 +73,12 @@ def folder_kind(folder: str | os.PathLike) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def check_model_folder(folder: str | os.PathLike, kind: str, *, overwrite: bool = False) -> None:
+def check_model_folder(folder: str | os.PathLike, kind: str, *, overwrite: bool = False,
+                       replaces: tuple[str, ...] = ()) -> None:
     """Refuse to write a ``kind`` folder where it would replace files decluster did not write.
 
-    The folder may be missing or empty, or hold a decluster folder of the same kind.
+    The folder may be missing or empty, or hold a decluster folder of the same kind (or of one
+    of the kinds in ``replaces``).
 
     Raises
     ------
@@ -88,15 +90,15 @@ def check_model_folder(folder: str | os.PathLike, kind: str, *, overwrite: bool 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder}: exists and is not a folder; a {kind} is saved as a folder")
-    if overwrite or _holds_only_debris(folder) or folder_kind(folder) == kind:
+    if overwrite or _holds_only_debris(folder) or folder_kind(folder) in (kind, *replaces):
         return
     raise ForeignFolderError(f"{folder}: holds files that are not a decluster {kind}; "
                              "choose a new or empty folder, or allow overwriting (--overwrite)")
 
 
-def _previous_weights(folder: Path, kind: str) -> str | None:
-    """The weights file named by the folder's current decluster ``config.json`` of ``kind``."""
-    if folder_kind(folder) != kind:
+def _previous_weights(folder: Path, kinds: tuple[str, ...]) -> str | None:
+    """The weights file named by the folder's current decluster ``config.json`` of one of ``kinds``."""
+    if folder_kind(folder) not in kinds:
         return None
     name = read_json(folder / CONFIG_FILE, within=folder).get("weights")
     return name if isinstance(name, str) and _WEIGHTS_NAME.fullmatch(name) else None
@@ -115,7 +117,8 @@ def _remove_debris(folder: Path) -> None:
 
 
 def write_model(path: str | os.PathLike, kind: str, metadata: dict[str, Any],
-                tensors: dict[str, torch.Tensor], *, overwrite: bool = False) -> None:
+                tensors: dict[str, torch.Tensor], *, overwrite: bool = False,
+                replaces: tuple[str, ...] = ()) -> None:
     """Write a model folder: the weights first, then ``config.json`` as the commit point.
 
     Parameters
@@ -130,6 +133,8 @@ def write_model(path: str | os.PathLike, kind: str, metadata: dict[str, Any],
     overwrite : bool, default=False
         Write even into a folder holding files decluster did not write (they are kept,
         except a ``config.json``, which is replaced).
+    replaces : tuple of str
+        Other kinds of decluster folder this one may replace (a DEC model by an IDEC model).
 
     Raises
     ------
@@ -146,8 +151,8 @@ def write_model(path: str | os.PathLike, kind: str, metadata: dict[str, Any],
               "weights": weights_name, "weights_sha256": digest, **metadata}
     text = json.dumps(config, indent=2, allow_nan=False)
     with folder_lock(folder), deferred_signals():
-        check_model_folder(folder, kind, overwrite=overwrite)
-        previous = _previous_weights(folder, kind)
+        check_model_folder(folder, kind, overwrite=overwrite, replaces=replaces)
+        previous = _previous_weights(folder, (kind, *replaces))
         if previous is not None or _holds_only_debris(folder):
             _remove_debris(folder)
         atomic_write_bytes(folder / weights_name, payload)
