@@ -125,8 +125,8 @@ def _check_labels(tensors: dict[str, torch.Tensor], n_clusters: int) -> None:
         raise ValueError(f"labels must lie in [0, {n_clusters})")
 
 
-def _fitted_state(config: dict[str, Any]) -> dict[str, Any]:
-    """The checked fitted attributes (besides tensors) stored in ``config``."""
+def _pretrained_state(config: dict[str, Any]) -> dict[str, Any]:
+    """The checked fields every saved method has: widths, features, pretraining losses, input section."""
     dims = expect_list(config.get("dims"), "dims", lambda v, w: expect_int(v, w, low=1))
     if len(dims) < 2:
         raise ValueError("dims must hold at least two widths")
@@ -134,12 +134,19 @@ def _fitted_state(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "dims": dims,
         "n_features_in_": expect_int(config.get("n_features_in"), "n_features_in", low=dims[0], high=dims[0]),
-        "n_iter_": expect_int(config.get("n_iter"), "n_iter", low=0),
-        "converged_": expect_bool(config.get("converged"), "converged"),
-        "history_": ClusteringHistory.from_json(config.get("history"), "history"),
         "pretrain_losses_": {name: expect_list(values, f"pretrain_losses.{name}", expect_number)
                              for name, values in losses.items()},
         "input_spec_": None if "input" not in config else InputSpec.from_json(config["input"], "input", dims[0]),
+    }
+
+
+def _fitted_state(config: dict[str, Any]) -> dict[str, Any]:
+    """The checked fitted attributes (besides tensors) of a DEC or IDEC stored in ``config``."""
+    return {
+        **_pretrained_state(config),
+        "n_iter_": expect_int(config.get("n_iter"), "n_iter", low=0),
+        "converged_": expect_bool(config.get("converged"), "converged"),
+        "history_": ClusteringHistory.from_json(config.get("history"), "history"),
     }
 
 
@@ -234,21 +241,16 @@ def load_n2d(cls, path: str | os.PathLike, device="auto"):
     target = resolve_device(device)
     try:
         model = _estimator(cls, config.get("params"))
-        dims = expect_list(config.get("dims"), "dims", lambda v, w: expect_int(v, w, low=1))
-        if len(dims) < 2:
-            raise ValueError("dims must hold at least two widths")
-        n_features = expect_int(config.get("n_features_in"), "n_features_in", low=dims[0], high=dims[0])
-        losses = {name: expect_list(values, f"pretrain_losses.{name}", expect_number)
-                  for name, values in expect_object(config.get("pretrain_losses"), "pretrain_losses").items()}
-        _check_n2d_tensors(tensors, dims, model.n_clusters, model._manifold_settings()[3])
-        input_spec = None if "input" not in config else InputSpec.from_json(config["input"], "input", dims[0])
+        state = _pretrained_state(config)
+        _check_n2d_tensors(tensors, state["dims"], model.n_clusters, model._manifold_settings()[3])
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
-    autoencoder = StackedAutoencoder(dims, generator=torch.Generator())
+    autoencoder = StackedAutoencoder(state.pop("dims"), generator=torch.Generator())
     autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
     model.autoencoder_, model.device_ = autoencoder.to(target).eval(), target
     for name in _N2D_ARRAYS:
         setattr(model, name, tensors[name.rstrip("_")].numpy())
-    model.n_features_in_, model.pretrain_losses_, model.input_spec_ = n_features, losses, input_spec
+    for name, value in state.items():
+        setattr(model, name, value)
     model.labels_ = tensors["labels"].numpy()
     return model
