@@ -111,6 +111,19 @@ def read_json(path: str | os.PathLike, *, limit: int = MAX_JSON_BYTES,
         raise ValueError(f"{path}: not valid JSON ({_one_line(error)})") from None
 
 
+def read_marked_json(path: str | os.PathLike, format_name: str,
+                     within: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """A JSON object whose ``"format"`` is ``format_name`` (a file decluster wrote), else None.
+
+    Anything unreadable, not an object or of another format counts as not decluster's.
+    """
+    try:
+        value = read_json(path, within=within)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and value.get("format") == format_name else None
+
+
 @contextmanager
 def signal_handlers(handler: Callable[[int, Any], None],
                     numbers: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[bool]:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import atomic_write_bytes, read_json, read_regular_file
+from .files import atomic_write_bytes, read_marked_json, read_regular_file
 
 try:
     import fcntl
@@ -77,13 +77,8 @@ def _digest_of(path: Path) -> str | None:
 
 def _recorded_outputs(folder: Path) -> dict[str, str] | None:
     """The files recorded in ``folder``'s manifest, or None if it has none of decluster's."""
-    try:
-        manifest = read_json(folder / MANIFEST_FILE, within=folder)
-    except ValueError:
-        return None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        return None
-    files = manifest.get("files")
+    manifest = read_marked_json(folder / MANIFEST_FILE, MANIFEST_FORMAT, within=folder)
+    files = None if manifest is None else manifest.get("files")
     if not isinstance(files, dict):
         return None
     return {str(name): str(digest) for name, digest in files.items()}

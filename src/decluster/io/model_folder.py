@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as dump_tensors
 
-from .files import atomic_write_bytes, deferred_signals, read_json, read_regular_file
+from .files import atomic_write_bytes, deferred_signals, read_json, read_marked_json, read_regular_file
 from .folders import ForeignFolderError, folder_lock
 
 FORMAT_NAME = "decluster-model"
@@ -62,14 +62,8 @@ def strip_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, tor
 
 def folder_kind(folder: str | os.PathLike) -> str | None:
     """The ``kind`` in a folder's decluster ``config.json``, or None if it has none of decluster's."""
-    folder = Path(folder)
-    try:
-        config = read_json(folder / CONFIG_FILE, within=folder)
-    except ValueError:
-        return None
-    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-        return None
-    kind = config.get("kind")
+    config = read_marked_json(Path(folder) / CONFIG_FILE, FORMAT_NAME, within=folder)
+    kind = None if config is None else config.get("kind")
     return kind if isinstance(kind, str) else None
 
 
@@ -98,9 +92,10 @@ def check_model_folder(folder: str | os.PathLike, kind: str, *, overwrite: bool 
 
 def _previous_weights(folder: Path, kinds: tuple[str, ...]) -> str | None:
     """The weights file named by the folder's current decluster ``config.json`` of one of ``kinds``."""
-    if folder_kind(folder) not in kinds:
+    config = read_marked_json(folder / CONFIG_FILE, FORMAT_NAME, within=folder)
+    if config is None or config.get("kind") not in kinds:
         return None
-    name = read_json(folder / CONFIG_FILE, within=folder).get("weights")
+    name = config.get("weights")
     return name if isinstance(name, str) and _WEIGHTS_NAME.fullmatch(name) else None
 
 
