@@ -77,8 +77,8 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, state: LoopState) -> Non
     template = optimizer.state_dict()["param_groups"]
     values = expect_object(state.values, "optimizer", {"param_groups", "entries"})
     conform(values["param_groups"], template, "optimizer.param_groups")
-    if [group["params"] for group in values["param_groups"]] != [group["params"] for group in template]:
-        raise ValueError("optimizer.param_groups name other parameters")
+    for index, (saved, live) in enumerate(zip(values["param_groups"], template)):
+        _check_param_group(saved, live, f"optimizer.param_groups[{index}]")
     parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
     entries = {}
     for param_id, names in expect_list(values["entries"], "optimizer.entries", _optimizer_entry):
@@ -87,6 +87,19 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, state: LoopState) -> Non
         entries[param_id] = {name: _optimizer_tensor(state.tensors, f"{param_id}.{name}",
                                                      parameters[param_id].shape) for name in names}
     optimizer.load_state_dict({"state": entries, "param_groups": values["param_groups"]})
+
+
+def _check_param_group(saved: dict[str, Any], live: dict[str, Any], where: str) -> None:
+    """The saved group must be the live one but for its scheduled rate, within [0, initial_lr].
+
+    Every other setting (parameters, betas, eps, momentum...) follows from the estimator's
+    parameters, which the checkpoint's header already matched.
+    """
+    for key, value in live.items():
+        if key != "lr" and json.loads(json.dumps(saved[key])) != json.loads(json.dumps(value)):
+            raise ValueError(f"{where}.{key} differs from the optimizer's")
+    if not 0 <= saved["lr"] <= live.get("initial_lr", live["lr"]):
+        raise ValueError(f"{where}.lr = {saved['lr']} is outside [0, the initial rate]")
 
 
 def _optimizer_tensor(tensors: dict[str, torch.Tensor], name: str, shape: torch.Size) -> torch.Tensor:
