@@ -23,7 +23,7 @@ class PhaseMemory(logging.Handler):
     """Sample the RSS every ``interval`` seconds and keep the peak of each phase.
 
     The phase changes when this process is told (:meth:`enter`) or when DEC logs
-    ``"phase NAME started"`` at DEBUG level on ``decluster.estimator``.
+    ``"phase NAME started"`` at DEBUG level on ``decluster.phases``.
     """
 
     def __init__(self, interval: float = 0.05) -> None:
@@ -33,7 +33,7 @@ class PhaseMemory(logging.Handler):
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def start(self) -> PhaseMemory:
-        estimator_log = logging.getLogger("decluster.estimator")
+        estimator_log = logging.getLogger("decluster.phases")
         estimator_log.setLevel(logging.DEBUG)
         estimator_log.addHandler(self)
         self._thread.start()
@@ -58,7 +58,7 @@ class PhaseMemory(logging.Handler):
         self._done.set()
         self._thread.join()
         self._record()
-        logging.getLogger("decluster.estimator").removeHandler(self)
+        logging.getLogger("decluster.phases").removeHandler(self)
 
     def peaks_mb(self) -> dict[str, float]:
         """Peak RSS in MB of each phase seen, in order."""

@@ -40,8 +40,8 @@ import numpy as np
 import torch
 
 from decluster import DEC, IDEC, N2D, evaluate
-from decluster._device import resolve_precision
-from decluster.datasets import load_dataset
+from decluster.training.device import resolve_precision
+from decluster.data.datasets import load_dataset
 from memory import PhaseMemory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,22 +145,36 @@ def git_commit() -> str:
     return result.stdout.strip() + ("+dirty" if dirty else "") if result.returncode == 0 else "unknown"
 
 
+def _seed_command(args: argparse.Namespace, seed: int, json_path: str) -> list[str]:
+    command = [sys.executable, __file__, args.benchmark, "--mode", args.mode, "--seed-only", str(seed),
+               "--device", args.device, "--paper-fraction", str(args.paper_fraction), "--json", json_path,
+               "--method", *args.method]
+    if args.data_dir:
+        command += ["--data-dir", str(args.data_dir)]
+    for assignment in args.set:
+        command += ["--set", assignment]
+    return command
+
+
 def run_all(args: argparse.Namespace) -> dict:
-    """Each seed in a fresh process (so peak memory is per run), then the summary record."""
+    """Each seed in a fresh process (so peak memory is per run), ``args.parallel`` at a time (each
+    then with its share of the CPU threads), then the summary record."""
     runs = []
-    for seed in args.seeds:
-        with tempfile.NamedTemporaryFile(suffix=".json") as handle:
-            command = [sys.executable, __file__, args.benchmark, "--mode", args.mode, "--seed-only", str(seed),
-                       "--device", args.device, "--paper-fraction", str(args.paper_fraction), "--json", handle.name,
-                       "--method", *args.method]
-            if args.data_dir:
-                command += ["--data-dir", str(args.data_dir)]
-            for assignment in args.set:
-                command += ["--set", assignment]
-            subprocess.run(command, check=True)
-            runs.append(json.loads(Path(handle.name).read_text()))
-        for method, run in runs[-1]["methods"].items():
-            print(f"seed {seed} {method}: ACC {run['accuracy']:.4f}  {run['seconds']['total']:.0f} s", flush=True)
+    env = dict(os.environ)
+    if args.parallel > 1:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.parallel))
+    with tempfile.TemporaryDirectory() as folder:
+        for start in range(0, len(args.seeds), args.parallel):
+            group = args.seeds[start:start + args.parallel]
+            children = [subprocess.Popen(_seed_command(args, seed, f"{folder}/{seed}.json"), env=env)
+                        for seed in group]
+            if any(child.wait() != 0 for child in children):
+                raise SystemExit("a seed's run failed")
+            for seed in group:
+                runs.append(json.loads(Path(f"{folder}/{seed}.json").read_text()))
+                for method, run in runs[-1]["methods"].items():
+                    print(f"seed {seed} {method}: ACC {run['accuracy']:.4f}  {run['seconds']['total']:.0f} s",
+                          flush=True)
     return {method: summarise(args, [dict(run["methods"][method], seed=run["seed"]) for run in runs], method)
             for method in args.method}
 
@@ -218,6 +232,9 @@ def main() -> None:
                         help="override one DEC parameter (a JSON value), e.g. --set finetune_epochs=60")
     parser.add_argument("--method", nargs="+", choices=sorted(METHODS), default=["dec"],
                         help="methods to run on one pretrained autoencoder per seed (default: dec)")
+    parser.add_argument("--parallel", type=int, default=1, metavar="N",
+                        help="seeds run at once, sharing the CPU threads (for machines with many cores; times "
+                             "then include the sharing)")
     parser.add_argument("--no-readme", action="store_true", help="do not add a row to the README")
     parser.add_argument("--seed-only", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)

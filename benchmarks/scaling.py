@@ -22,9 +22,10 @@ from pathlib import Path
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from decluster.autoencoder import StackedAutoencoder
-from decluster.clustering import compute_snapshot, refine_clusters
-from decluster.config import ClusteringSettings
+from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.nn.student_t import compute_snapshot
+from decluster.training.clustering import refine_clusters
+from decluster.training.settings import ClusteringSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = [(10_000, 10), (100_000, 10), (1_000_000, 10), (100_000, 100), (100_000, 1000)]

@@ -1,8 +1,8 @@
-"""Run one DEC fit in a child process for the kill and resume tests.
+"""Run one DEC, IDEC or N2D fit in a child process for the kill and resume tests.
 
 Usage: python fit_child.py DATA.npy PARAMS_JSON CHECKPOINT_DIR|- KILL_AT|- RESUME(0|1) LABELS_OUT.npy
 
-``PARAMS_JSON`` may name the class as ``"estimator": "IDEC"`` (default DEC).
+``PARAMS_JSON`` may name the class as ``"estimator": "IDEC"`` or ``"N2D"`` (default DEC).
 
 ``KILL_AT``: the process sends itself SIGKILL when decluster logs a message containing it.
 """
@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from decluster import DEC, IDEC
+from decluster import DEC, IDEC, N2D
 
 
 class KillOnMessage(logging.Handler):
@@ -35,7 +35,7 @@ def main() -> None:
         logger.addHandler(KillOnMessage(kill_at))
         logger.setLevel(logging.INFO)
     params = json.loads(params)
-    estimator = {"DEC": DEC, "IDEC": IDEC}[params.pop("estimator", "DEC")]
+    estimator = {"DEC": DEC, "IDEC": IDEC, "N2D": N2D}[params.pop("estimator", "DEC")]
     model = estimator(**params).fit(
         np.load(data), checkpoint_dir=None if checkpoint_dir == "-" else checkpoint_dir,
         resume=resume == "1", checkpoint_interval=0.0,

@@ -2,14 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from decluster.autoencoder import (
-    StackedAutoencoder,
-    _dropout,
-    _lr_factor,
-    pretrain_autoencoder,
-    reconstruction_error,
-)
-from decluster.config import PretrainSettings
+from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.objectives import reconstruction_error
+from decluster.training.pretraining import _dropout, _lr_factor, pretrain_autoencoder
+from decluster.training.settings import PretrainSettings
 
 
 def test_default_architecture_shapes_and_activations():
@@ -92,7 +88,7 @@ def test_pretraining_reduces_reconstruction_error(digits, mode, optimizer, lr, p
 
 
 def test_wide_codes_are_recomputed_not_kept():
-    from decluster.autoencoder import _layer_pair_functions, _next_inputs
+    from decluster.training.pretraining import _layer_pair_functions, _next_inputs
 
     model = StackedAutoencoder([6, 12, 3], generator=torch.Generator().manual_seed(0))
     data = torch.randn(50, 6, generator=torch.Generator().manual_seed(1))

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from decluster import DEC
-from decluster._batching import BatchCursor
-from decluster.checkpoint import CHECKPOINT_KIND, LoopState, optimizer_state, restore_optimizer
+from decluster.data.batching import BatchCursor
+from decluster.training.checkpoint import CHECKPOINT_KIND, LoopState, optimizer_state, restore_optimizer
 from decluster.exceptions import CheckpointError, DivergenceError, FitInterrupted
 from decluster.io.model_folder import read_model
 

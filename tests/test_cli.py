@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from decluster.cli import build_parser, main
-from decluster.runconfig import explicit_parameters
+from decluster.cli.commands import build_parser, main
+from decluster.cli.runconfig import explicit_parameters
 
 SCRIPT = Path(sys.executable).parent / "decluster"
 FAST_FLAGS = [

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from decluster import DEC
-from decluster.cli import main
+from decluster.cli.commands import main
 
 SCRIPT = Path(sys.executable).parent / "decluster"
 TINY = ["--quiet", "--no-plots", "--layer-epochs", "1", "--finetune-epochs", "1", "--max-iter", "20",

@@ -7,17 +7,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from decluster.clustering import (
-    cluster_frequencies,
-    kl_divergence,
-    label_change_fraction,
-    log_soft_assignment,
-    refine_clusters,
-    soft_assignment,
-    squared_distances,
-    target_distribution,
-)
-from decluster.config import ClusteringSettings
+from decluster.nn.student_t import (cluster_frequencies, label_change_fraction, log_soft_assignment, soft_assignment, squared_distances, target_distribution)
+from decluster.objectives import kl_divergence
+from decluster.training.clustering import refine_clusters
+from decluster.training.settings import ClusteringSettings
 
 # Two points and two centroids on a line: squared distances [[0, 4], [1, 1]].
 Z = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64)

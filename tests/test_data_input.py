@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from decluster import plotting
-from decluster.cli import _configure_logging, build_parser, load_input, main
-from decluster.datasets import DatasetError, load_features, load_labels
+from decluster.cli.commands import _configure_logging, build_parser, load_input, main
+from decluster.data.datasets import DatasetError, load_features, load_labels
 from decluster.metrics import evaluate
 
 BIG_IDS = [2**53, 2**53 + 1, 2**53 + 2, 2**53 + 3]  # 9007199254740992 ... 995
@@ -322,9 +322,9 @@ def restore_logging():
 
 def test_debug_logs_only_decluster(restore_logging):
     _configure_logging(debug=True)
-    assert logging.getLogger("decluster.estimator").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("decluster.phases").isEnabledFor(logging.DEBUG)
     for name in ("numba", "numba.core.ssa", "matplotlib", "PIL", "urllib3"):
         assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
         assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
     _configure_logging(debug=False)
-    assert not logging.getLogger("decluster.estimator").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("decluster.phases").isEnabledFor(logging.INFO)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from decluster import _device
-from decluster._device import in_precision, resolve_device, resolve_precision
+from decluster.training import device as _device
+from decluster.training.device import in_precision, resolve_device, resolve_precision
 
 
 def test_auto_prefers_cuda_then_mps_then_cpu():

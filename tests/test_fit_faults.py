@@ -12,10 +12,10 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-import decluster.estimator as estimator_module
+import decluster.estimators.dec as estimator_module
 from decluster import DEC
-from decluster._device import resolve_precision
-from decluster._progress import progress
+from decluster.training.device import resolve_precision
+from decluster.training.progress import progress
 from decluster.exceptions import CheckpointError, DivergenceError
 
 SMALL = dict(n_clusters=3, hidden_dims=(8,), embedding_dim=2, layer_epochs=1, finetune_epochs=1, n_init=1,

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from decluster import DEC
-from decluster.cli import main
-from decluster.datasets import load_features, load_labels
+from decluster.cli.commands import main
+from decluster.data.datasets import load_features, load_labels
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy warns on NaN input first
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from safetensors.torch import load, save
 
 from decluster import DEC
-from decluster.cli import main
+from decluster.cli.commands import main
 from decluster.exceptions import CheckpointError
-from decluster.persistence import save_dec
-from decluster.preprocessing import InputSpec, fit_scaling
+from decluster.estimators.persistence import save_dec
+from decluster.data.preprocessing import InputSpec, fit_scaling
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 

@@ -81,7 +81,7 @@ class SlowHandler(http.server.BaseHTTPRequestHandler):
 
 DOWNLOADER = textwrap.dedent("""
     import sys
-    from decluster import datasets
+    from decluster.data import datasets
     datasets.BASE_URLS["mnist"] = sys.argv[1]
     datasets.load_dataset("mnist", data_dir=None)
 """)

@@ -8,13 +8,7 @@ from matplotlib.figure import Figure
 
 from decluster import ClusteringHistory, cluster_accuracy
 from decluster import plotting
-from decluster.plotting import (
-    matched_confusion,
-    plot_confusion,
-    plot_embedding,
-    plot_training_curves,
-    save_figure,
-)
+from decluster.plotting import (matched_confusion, plot_confusion, plot_embedding, plot_training_curves, save_figure)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

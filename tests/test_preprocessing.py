@@ -9,8 +9,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from decluster import DEC
-from decluster.persistence import save_dec
-from decluster.preprocessing import FeatureScaling, InputSpec, fit_scaling
+from decluster.estimators.persistence import save_dec
+from decluster.data.preprocessing import FeatureScaling, InputSpec, fit_scaling
 
 # Column 0: mean 1, standard deviation 1, range [0, 2]; column 1: mean 4, deviation 2, range
 # [2, 6]; column 2 is constant, so its factor is 1 and it maps to 0 (or to 5 - 5 = 0).
@@ -169,7 +169,7 @@ def test_standard_scaler_pipeline_fits_and_predicts(make_dec, digits_small):
 def test_auto_scaling_standardizes_mixed_units_only():
     from sklearn.datasets import load_digits, load_wine
 
-    from decluster.preprocessing import choose_scaling
+    from decluster.data.preprocessing import choose_scaling
 
     mixed = np.array([[1.0, 1000.0, 0.5], [2.0, 3000.0, 0.7], [3.0, 2000.0, 0.6]])  # ranges 2, 2000, 0.2
     assert choose_scaling(mixed) == "standard"  # 2000 > 100 * median(2)

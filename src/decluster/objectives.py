@@ -1,6 +1,7 @@
-"""Losses of the clustering phase, as pure functions of tensors.
+"""The losses of every method, as pure functions of tensors.
 
-DEC (Xie et al., 2016) minimises KL(P || Q) alone (:func:`decluster.clustering.kl_divergence`).
+Pretraining minimises a reconstruction error (:func:`reconstruction_error`, the DEC authors'
+scale). DEC (Xie et al., 2016) then minimises KL(P || Q) alone (:func:`kl_divergence`, eq. 2).
 IDEC (Guo et al., IJCAI 2017) keeps the decoder and adds its reconstruction error, so that the
 embedding keeps the local structure of the data (IDEC eq. 1): L = L_r + gamma L_c.
 """
@@ -8,6 +9,42 @@ embedding keeps the local structure of the data (IDEC eq. 1): L = L_r + gamma L_
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
+
+
+def reconstruction_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The DEC authors' least-squares loss: ``(1 / (2 b m)) sum_i |x_i - y_i|^2``.
+
+    Parameters
+    ----------
+    output, target : torch.Tensor of shape (b, m)
+
+    Returns
+    -------
+    torch.Tensor of shape ()
+        Half the mean squared error over all b m entries. This is the scale of the Euclidean
+        loss in the authors' Caffe code, which divides by the number of entries, so that
+        their SGD learning rate of 0.1 carries over.
+    """
+    return 0.5 * (output - target).pow(2).mean()
+
+
+def kl_divergence(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """DEC's objective KL(P || Q) (eq. 2), averaged over the rows.
+
+    Parameters
+    ----------
+    p : torch.Tensor of shape (n, k)
+        Target distribution (treated as a constant).
+    log_q : torch.Tensor of shape (n, k)
+        Logarithm of the soft assignment.
+
+    Returns
+    -------
+    torch.Tensor of shape ()
+        ``(1/n) sum_i sum_j p_ij log(p_ij / q_ij)``; zero entries of P contribute zero.
+    """
+    return F.kl_div(log_q, p, reduction="batchmean")
 
 
 def mean_squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

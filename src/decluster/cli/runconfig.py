@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .estimator import DEC
-from .idec import IDEC
-from .n2d import N2D
+from decluster.estimators.dec import DEC
+from decluster.estimators.idec import IDEC
+from decluster.estimators.n2d import N2D
 
 try:
     import tomllib
@@ -62,6 +62,16 @@ def parameter_help() -> dict[str, str]:
     return helps
 
 
+def _auto_or_int(text: str) -> int | str:
+    """``"auto"`` or an integer (for ``--layer-epochs``, ``--finetune-epochs``)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer, got {text!r}") from None
+
+
 def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
     """Add one ``--flag`` per DEC parameter; absent flags leave the value unset."""
     group = parser.add_argument_group("method parameters (defaults as in the Python API)")
@@ -73,6 +83,8 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=name, type=int, nargs="+", default=argparse.SUPPRESS, help=text)
         elif default is None:  # random_state, n_components: an integer when given
             group.add_argument(flag, dest=name, type=int, default=argparse.SUPPRESS, help=text)
+        elif default == "auto" and name.endswith("_epochs"):
+            group.add_argument(flag, dest=name, type=_auto_or_int, default=argparse.SUPPRESS, help=text)
         else:
             group.add_argument(flag, dest=name, type=type(default), default=argparse.SUPPRESS, help=text)
 

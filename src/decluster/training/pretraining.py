@@ -1,4 +1,5 @@
-"""The stacked autoencoder and its pretraining (DEC paper, section 3.2)."""
+"""Pretraining of the stacked autoencoder (DEC paper, section 3.2): greedy layer-wise denoising,
+then end-to-end fine-tuning, each stage one run of :func:`decluster.training.loop.run_loop`."""
 
 from __future__ import annotations
 
@@ -10,91 +11,16 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ._batching import BatchCursor, map_in_batches
-from ._device import in_precision
-from ._progress import progress as show_progress
-from .checkpoint import FitSession, LoopState, capture_loop, restore_loop
-from .config import PretrainSettings
-from .io.checks import expect_int, expect_list, expect_number
+from decluster.io.checks import expect_int, expect_list, expect_number
+from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.objectives import reconstruction_error
+from decluster.data.batching import BatchCursor, map_in_batches
+from decluster.training.checkpoint import FitSession, LoopState
+from decluster.training.device import in_precision
+from decluster.training.loop import Optimization, run_loop
+from decluster.training.settings import PretrainSettings
 
 logger = logging.getLogger(__name__)
-
-
-def _linear(n_in: int, n_out: int, generator: torch.Generator | None) -> nn.Linear:
-    """A linear layer initialised like PyTorch's default, from ``generator``."""
-    layer = nn.utils.skip_init(nn.Linear, n_in, n_out)
-    bound = 1.0 / math.sqrt(n_in)
-    with torch.no_grad():
-        layer.weight.uniform_(-bound, bound, generator=generator)
-        layer.bias.uniform_(-bound, bound, generator=generator)
-    return layer
-
-
-def _stack(linears: list[nn.Linear]) -> nn.Sequential:
-    """Interleave ReLUs between linear layers (none after the last)."""
-    modules: list[nn.Module] = []
-    for index, layer in enumerate(linears):
-        modules.append(layer)
-        if index < len(linears) - 1:
-            modules.append(nn.ReLU())
-    return nn.Sequential(*modules)
-
-
-class StackedAutoencoder(nn.Module):
-    """A symmetric fully connected autoencoder, d-500-500-2000-10 by default.
-
-    ReLU follows every layer except the embedding (last encoder layer) and the
-    reconstruction (last decoder layer), which are linear.
-
-    Parameters
-    ----------
-    dims : sequence of int
-        Layer widths from the input to the embedding, e.g. ``(784, 500, 500, 2000, 10)``.
-    generator : torch.Generator, optional
-        Source of the initial weights; defaults to torch's global generator.
-
-    Attributes
-    ----------
-    encoder : torch.nn.Sequential
-        Maps (b, dims[0]) to (b, dims[-1]).
-    decoder : torch.nn.Sequential
-        Maps (b, dims[-1]) to (b, dims[0]).
-    """
-
-    def __init__(self, dims: Sequence[int], generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        dims = tuple(int(width) for width in dims)
-        if len(dims) < 2 or min(dims) < 1:
-            raise ValueError(f"dims must hold at least two positive widths, got {dims}")
-        self.dims = dims
-        pairs = list(zip(dims[:-1], dims[1:]))
-        self.encoder = _stack([_linear(a, b, generator) for a, b in pairs])
-        self.decoder = _stack([_linear(b, a, generator) for a, b in reversed(pairs)])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruct ``x`` of shape (b, dims[0])."""
-        return self.decoder(self.encoder(x))
-
-    def layer_pair(self, depth: int) -> tuple[nn.Linear, nn.Linear]:
-        """The encoder layer at ``depth`` (0 = next to the input) and the decoder layer undoing it."""
-        encoders = [m for m in self.encoder if isinstance(m, nn.Linear)]
-        decoders = [m for m in self.decoder if isinstance(m, nn.Linear)]
-        return encoders[depth], decoders[len(decoders) - 1 - depth]
-
-
-def state_shapes(dims: Sequence[int]) -> dict[str, tuple[int, ...]]:
-    """Name and shape of each tensor in the ``state_dict`` of ``StackedAutoencoder(dims)``.
-
-    Lets a loader check a file against ``dims`` before building (allocating) the network.
-    Encoder layer i (``encoder.{2i}``) maps dims[i] to dims[i+1]; the decoder mirrors it.
-    """
-    pairs = list(zip(dims[:-1], dims[1:]))
-    shapes = {}
-    for index, (n_in, n_out) in enumerate(pairs):
-        shapes[f"encoder.{2 * index}.weight"], shapes[f"encoder.{2 * index}.bias"] = (n_out, n_in), (n_out,)
-    for index, (n_in, n_out) in enumerate(reversed(pairs)):
-        shapes[f"decoder.{2 * index}.weight"], shapes[f"decoder.{2 * index}.bias"] = (n_in, n_out), (n_in,)
-    return shapes
 
 
 def _dropout(x: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
@@ -121,21 +47,78 @@ def _make_optimizer(parameters, settings: PretrainSettings) -> torch.optim.Optim
     return torch.optim.Adam(parameters, lr=settings.lr)
 
 
-def reconstruction_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The DEC authors' least-squares loss: ``(1 / (2 b m)) sum_i |x_i - y_i|^2``.
+@dataclass
+class ReconstructionObjective:
+    """Reconstruction of ``inputs`` for a number of epochs: one pretraining stage as an
+    :class:`~decluster.training.loop.Objective`.
 
-    Parameters
+    Attributes
     ----------
-    output, target : torch.Tensor of shape (b, m)
-
-    Returns
-    -------
-    torch.Tensor of shape ()
-        Half the mean squared error over all b m entries. This is the scale of the Euclidean
-        loss in the authors' Caffe code, which divides by the number of entries, so that
-        their SGD learning rate of 0.1 carries over.
+    stage : str
+        Name of the stage (``"layer 1"``, ``"fine-tuning"``).
+    reconstruct : callable
+        Maps a batch of shape (b, m) to its reconstruction of shape (b, m).
+    inputs : torch.Tensor of shape (n, m)
+    epochs : int
+    batch_size : int
+    lift : callable, optional
+        Applied without gradients to each batch of ``inputs`` to give the rows to reconstruct.
+    losses : list of float
+        Mean :func:`~decluster.objectives.reconstruction_error` of each finished epoch.
+    total : torch.Tensor of shape ()
+        Sum of the losses of the current epoch's rows.
     """
-    return 0.5 * (output - target).pow(2).mean()
+
+    stage: str
+    reconstruct: Callable[[torch.Tensor], torch.Tensor]
+    inputs: torch.Tensor
+    epochs: int
+    batch_size: int
+    lift: Callable[[torch.Tensor], torch.Tensor] | None = None
+    losses: list[float] = field(default_factory=list)
+    total: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        self.total = torch.zeros((), device=self.inputs.device)
+
+    @property
+    def title(self) -> str:
+        return self.stage
+
+    def batch_loss(self, index: torch.Tensor) -> torch.Tensor:
+        batch = self.inputs[index]
+        if self.lift is not None:
+            with torch.no_grad():
+                batch = self.lift(batch)
+        return reconstruction_error(self.reconstruct(batch), batch)
+
+    def after_step(self, loss: torch.Tensor, index: torch.Tensor, cursor: BatchCursor) -> None:
+        self.total += loss * len(index)
+        if cursor.pass_finished:
+            self.losses.append(float(self.total) / len(self.inputs))
+            self.total = torch.zeros_like(self.total)
+            logger.info("%s epoch %d/%d: reconstruction error %.5g", self.stage, len(self.losses), self.epochs,
+                        self.losses[-1])
+
+    def finished(self) -> bool:
+        return len(self.losses) >= self.epochs
+
+    def position(self, cursor: BatchCursor) -> str:
+        return f"{self.stage}, epoch {len(self.losses) + 1}, batch {math.ceil(cursor.position / self.batch_size)}"
+
+    def progress(self) -> tuple[int, int]:
+        return len(self.losses), self.epochs
+
+    def state(self) -> LoopState:
+        return LoopState({"loss_total": self.total}, {"epoch": len(self.losses), "losses": list(self.losses)})
+
+    def restore(self, saved: LoopState) -> None:
+        total = saved.tensors.get("loss_total")
+        if total is None or total.shape != () or not bool(torch.isfinite(total)):
+            raise ValueError("loss_total must be a finite scalar")
+        epoch = expect_int(saved.values.get("epoch"), "epoch", low=0)
+        self.losses = expect_list(saved.values.get("losses"), "losses", expect_number, length=epoch)
+        self.total = total.to(self.total.device, self.total.dtype)
 
 
 def train_reconstruction(
@@ -165,9 +148,9 @@ def train_reconstruction(
     generator : torch.Generator
         Shuffles the batches.
     stage : str
-        Name of this stage in the progress bar, the log, errors and checkpoints.
+        Name of this stage in the progress display, the log, errors and checkpoints.
     verbose : bool
-        Show a progress bar.
+        Show progress.
     lift : callable, optional
         Applied without gradients to each batch of ``inputs`` to give the rows to reconstruct.
     session : FitSession, optional
@@ -176,76 +159,24 @@ def train_reconstruction(
     Returns
     -------
     list of float
-        Mean :func:`reconstruction_error` of each epoch.
+        Mean :func:`~decluster.objectives.reconstruction_error` of each epoch.
 
     Raises
     ------
     DivergenceError
         If the loss becomes NaN or infinite.
     """
-    session = session or FitSession((stage,), {})
-    reconstruct = in_precision(reconstruct, settings.precision)
-    lift = None if lift is None else in_precision(lift, settings.precision)
     optimizer = _make_optimizer(parameters, settings)
     total_steps = epochs * math.ceil(len(inputs) / settings.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _lr_factor(settings.lr_schedule, step, total_steps)
     )
-    cursor = BatchCursor(len(inputs), settings.batch_size, generator)
-    progress = _EpochProgress(torch.zeros((), device=inputs.device))
-    saved = session.resume_point(stage)
-    if saved is not None:
-        with session.restoring(stage):
-            restore_loop(saved, cursor, optimizer, scheduler)
-            progress.restore(saved)
-    capture = lambda: capture_loop(cursor, optimizer, progress.state(), scheduler)  # noqa: E731
-    with show_progress(stage, epochs, progress.epoch, verbose) as bar:
-        while progress.epoch < epochs:
-            index = cursor.next()
-            where = f"{stage}, epoch {progress.epoch + 1}, batch {math.ceil(cursor.position / settings.batch_size)}"
-            batch = inputs[index]
-            if lift is not None:
-                with torch.no_grad():
-                    batch = lift(batch)
-            loss = reconstruction_error(reconstruct(batch), batch)
-            session.check_loss(loss, where)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            progress.total += loss.detach() * len(index)
-            if cursor.pass_finished:
-                progress.end_epoch(len(inputs))
-                logger.info("%s epoch %d/%d: reconstruction error %.5g", stage, progress.epoch, epochs,
-                            progress.losses[-1])
-                bar.update()
-            session.step(stage, capture, where)
-    return progress.losses
-
-
-@dataclass
-class _EpochProgress:
-    """Where a reconstruction loop is: epochs done, their losses, the current epoch's loss sum."""
-
-    total: torch.Tensor
-    epoch: int = 0
-    losses: list[float] = field(default_factory=list)
-
-    def end_epoch(self, n_rows: int) -> None:
-        self.losses.append(float(self.total) / n_rows)
-        self.total = torch.zeros_like(self.total)
-        self.epoch += 1
-
-    def state(self) -> LoopState:
-        return LoopState({"loss_total": self.total}, {"epoch": self.epoch, "losses": list(self.losses)})
-
-    def restore(self, saved: LoopState) -> None:
-        total = saved.tensors.get("loss_total")
-        if total is None or total.shape != () or not bool(torch.isfinite(total)):
-            raise ValueError("loss_total must be a finite scalar")
-        epoch = expect_int(saved.values.get("epoch"), "epoch", low=0)
-        self.losses = expect_list(saved.values.get("losses"), "losses", expect_number, length=epoch)
-        self.total, self.epoch = total.to(self.total.device, self.total.dtype), epoch
+    objective = ReconstructionObjective(
+        stage, in_precision(reconstruct, settings.precision), inputs, epochs, settings.batch_size,
+        None if lift is None else in_precision(lift, settings.precision))
+    optimization = Optimization(optimizer, BatchCursor(len(inputs), settings.batch_size, generator), scheduler)
+    run_loop(objective, optimization, session or FitSession((stage,), {}), verbose)
+    return objective.losses
 
 
 def _layer_pair_functions(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import torch
 
-from .io.checks import expect_int, expect_object
+from decluster.io.checks import expect_int, expect_object
 
 INFERENCE_BATCH_SIZE = 4096
 

@@ -17,20 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .estimator import DEC
-from .checkpoint import check_checkpoint_folder
-from .exceptions import FitInterrupted
-from .metrics import evaluate
-from .io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
-from .io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
-from .io.model_folder import check_model_folder
-from .io.model_folder import folder_kind
-from .n2d import N2D
-from .persistence import MODEL_KINDS, save_dec, save_n2d
-from .preprocessing import InputSpec, choose_scaling, fit_scaling
-from .runconfig import (ESTIMATORS, SCALE_CHOICES, add_parameter_flags, config_text, estimator_defaults, explicit_parameters,
-                        run_options)
+from decluster import __version__
+from decluster.estimators.dec import DEC
+from decluster.training.checkpoint import check_checkpoint_folder
+from decluster.exceptions import FitInterrupted
+from decluster.metrics import evaluate
+from decluster.io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
+from decluster.io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
+from decluster.io.model_folder import check_model_folder
+from decluster.io.model_folder import folder_kind
+from decluster.estimators.n2d import N2D
+from decluster.estimators.persistence import MODEL_KINDS, save_dec, save_n2d
+from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
+from decluster.cli.runconfig import (ESTIMATORS, SCALE_CHOICES, add_parameter_flags, config_text, estimator_defaults, explicit_parameters, run_options)
 
 logger = logging.getLogger("decluster")
 
@@ -105,7 +104,7 @@ def _table_options(args: argparse.Namespace) -> dict:
 
 def load_input(args: argparse.Namespace, default_dataset: str | None = None):
     """Features and labels (or None) named by ``--dataset``/``--data``, and a description of them."""
-    from .datasets import load_dataset, load_features
+    from decluster.data.datasets import load_dataset, load_features
 
     if args.data is not None:
         X, y = load_features(args.data, label_column=_label_column(args.label_column), **_table_options(args))
@@ -157,7 +156,7 @@ def _read_like_training_file(args: argparse.Namespace, spec: InputSpec, n_featur
     ``n_features`` columns, the first read that worked is returned (the model then names the
     count), or else the first error is raised.
     """
-    from .datasets import DatasetError, load_features
+    from decluster.data.datasets import DatasetError, load_features
 
     options = _table_options(args)
     if getattr(args, "header", None) is None:
@@ -230,7 +229,7 @@ def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 20
 
     Centroids and the clustering curves are drawn for the methods that have them (DEC, IDEC).
     """
-    from .plotting import plot_confusion, plot_embedding, plot_training_curves, save_figure
+    from decluster.plotting import plot_confusion, plot_embedding, plot_training_curves, save_figure
 
     figures = {
         "embedding.png": plot_embedding(model.transform(X), labels, getattr(model, "cluster_centers_", None),
@@ -262,8 +261,8 @@ def command_fit(args: argparse.Namespace) -> int:
     _check_fit_outputs(args, checkpoint_dir, estimator)
     with claimed_output_folder(out):
         model = estimator(**parameters, autoencoder=autoencoder, verbose=not args.quiet)
-        model = model.fit(X) if estimator is N2D else model.fit(
-            X, checkpoint_dir=checkpoint_dir, resume=args.resume, checkpoint_interval=args.checkpoint_interval)
+        model = model.fit(X, checkpoint_dir=checkpoint_dir, resume=args.resume,
+                          checkpoint_interval=args.checkpoint_interval)
         (save_n2d if estimator is N2D else save_dec)(model, out / MODEL_FOLDER, overwrite=args.overwrite,
                                                      input_spec=spec)
         proba = model.predict_proba(X)
@@ -292,9 +291,6 @@ def _method_parameters(args: argparse.Namespace, method: str) -> dict:
     if foreign:
         flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
         raise UsageError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to --method {method}")
-    if method == "n2d" and args.resume:
-        raise UsageError("--resume: n2d writes no checkpoints; run it again (with --autoencoder-from to "
-                         "skip pretraining)")
     return {**defaults, **explicit}
 
 
@@ -328,10 +324,9 @@ def _check_fit_outputs(args: argparse.Namespace, checkpoint_dir: Path, estimator
     _refuse_outputs_over_inputs(args, [out / name for name in FIT_FILES], [out / MODEL_FOLDER, checkpoint_dir])
     check_output_folder(out, FIT_FILES, overwrite=args.overwrite)
     check_model_folder(out / MODEL_FOLDER, estimator.__name__, overwrite=args.overwrite, replaces=MODEL_KINDS)
-    if estimator is not N2D:  # N2D writes no checkpoints
-        check_writable(checkpoint_dir)
-        if not args.resume:
-            check_checkpoint_folder(checkpoint_dir)
+    check_writable(checkpoint_dir)
+    if not args.resume:
+        check_checkpoint_folder(checkpoint_dir)
 
 
 def _print_fit_summary(metrics: dict, out: Path, pictures: list[Path]) -> None:
@@ -368,7 +363,7 @@ def command_predict(args: argparse.Namespace) -> int:
 
 def command_evaluate(args: argparse.Namespace) -> int:
     """Score cluster labels against true labels (ACC, NMI, ARI)."""
-    from .datasets import load_dataset, load_labels
+    from decluster.data.datasets import load_dataset, load_labels
 
     options = _table_options(args)
     predicted = load_labels(args.labels, column=_label_column(args.labels_column), preferred=("cluster",),
@@ -405,7 +400,7 @@ def command_plot(args: argparse.Namespace) -> int:
 
 def command_datasets(args: argparse.Namespace) -> int:
     """List the named data sets and whether they are in the cache."""
-    from .datasets import available_datasets, data_home
+    from decluster.data.datasets import available_datasets, data_home
 
     print(f"{'name':<14}{'samples':>9}{'features':>10}{'classes':>9}  cached  description")
     for info in available_datasets():

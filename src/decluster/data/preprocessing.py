@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .io.checks import expect_list, expect_number, expect_object, expect_str
+from decluster.io.checks import expect_list, expect_number, expect_object, expect_str
 
 SCALINGS = ("standard", "minmax", "none")
 """Kinds of :class:`FeatureScaling`: zero mean and unit variance, [0, 1], or none."""

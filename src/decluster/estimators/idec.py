@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import Any, ClassVar
 
 import torch
 
-from . import _validation as check
-from .autoencoder import StackedAutoencoder
-from .checkpoint import FitSession
-from .config import OPTIMIZERS, ClusteringSettings
-from .estimator import DEC
+from decluster.estimators.dec import DEC
+from decluster.estimators.validation import Choice, Real
+from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.training.checkpoint import FitSession
+from decluster.training.settings import OPTIMIZERS, ClusteringSettings
 
 
 class IDEC(DEC):
@@ -47,6 +48,9 @@ class IDEC(DEC):
 
     _refined_networks = ("encoder", "decoder")
 
+    _parameter_checks: ClassVar[dict[str, Any]] = {
+        **DEC._parameter_checks, "gamma": Real(0), "clustering_optimizer": Choice(OPTIMIZERS)}
+
     def __init__(
         self,
         n_clusters: int = 10,
@@ -57,8 +61,8 @@ class IDEC(DEC):
         embedding_dim: int = 10,
         alpha: float = 1.0,
         pretrain: str = "layerwise",
-        layer_epochs: int = 10,
-        finetune_epochs: int = 30,
+        layer_epochs: int | str = "auto",
+        finetune_epochs: int | str = "auto",
         pretrain_optimizer: str = "adam",
         pretrain_lr: float = 1e-3,
         pretrain_lr_schedule: str = "cosine",
@@ -88,12 +92,11 @@ class IDEC(DEC):
         self.gamma = gamma
         self.clustering_optimizer = clustering_optimizer
 
-    def _clustering_settings(self, precision: str) -> ClusteringSettings:
-        return dataclasses.replace(
-            super()._clustering_settings(precision),
-            optimizer=check.check_choice(self.clustering_optimizer, "clustering_optimizer", OPTIMIZERS),
-            gamma=check.check_real(self.gamma, "gamma", min_val=0),
-        )
+    @staticmethod
+    def _clustering_settings(params: dict[str, Any], precision: str) -> ClusteringSettings:
+        """DEC's settings with IDEC's optimizer and gamma."""
+        return dataclasses.replace(DEC._clustering_settings(params, precision),
+                                   optimizer=params["clustering_optimizer"], gamma=params["gamma"])
 
     def _networks_to_refine(self, autoencoder: StackedAutoencoder,
                             session: FitSession) -> tuple[torch.nn.Module, torch.nn.Module]:

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.mixture import GaussianMixture
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _validation as check
-from ._batching import map_in_batches
-from ._device import PRECISIONS, resolve_device, resolve_precision
-from ._pretraining import PretrainingMixin
-from .autoencoder import StackedAutoencoder, pretrain_autoencoder
-from .estimator import _SEED_BOUND, _stopwatch
-from .manifold import mixture_log_posterior, place_on_manifold
-from .persistence import load_n2d, save_n2d
+from decluster.data.batching import map_in_batches
+from decluster.estimators.base import PRETRAINING_CHECKS, CheckpointOptions, DeepClusteringEstimator, stopwatch
+from decluster.estimators.persistence import load_n2d, save_n2d
+from decluster.estimators.validation import Integer, OrNone, Real
+from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.nn.manifold import mixture_log_posterior, place_on_manifold
+from decluster.training.device import resolve_device, resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +33,7 @@ def _umap_class():
     return UMAP
 
 
-class N2D(PretrainingMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+class N2D(DeepClusteringEstimator):
     """N2D (McConville, Santos-Rodriguez, Piechocki & Craddock, ICPR 2020).
 
     Pretrains DEC's stacked autoencoder, maps its embedding to ``n_components`` dimensions with
@@ -55,6 +53,11 @@ class N2D(PretrainingMixin, ClusterMixin, TransformerMixin, BaseEstimator):
         UMAP's minimum distance between embedded points.
     n_components : int or None, default=None
         Dimension of the manifold; None means ``n_clusters``.
+    n_init : int, default=10
+        Restarts of the Gaussian mixture (each initialised by k-means); the one of highest
+        likelihood is kept. A single start can merge two clusters and split another: on a
+        10,000-image MNIST subset, three single starts gave ACC 0.81, 0.83 and 0.95 on one
+        manifold, where 5 or 20 restarts gave 0.95 every time.
     hidden_dims, embedding_dim, pretrain, layer_epochs, finetune_epochs, pretrain_optimizer, \
 pretrain_lr, pretrain_lr_schedule, pretrain_batch_size, dropout, autoencoder, device, precision, \
 random_state, verbose
@@ -85,11 +88,12 @@ random_state, verbose
         n_neighbors: int = 20,
         min_dist: float = 0.0,
         n_components: int | None = None,
+        n_init: int = 10,
         hidden_dims=(500, 500, 2000),
         embedding_dim: int = 10,
         pretrain: str = "layerwise",
-        layer_epochs: int = 10,
-        finetune_epochs: int = 30,
+        layer_epochs: int | str = "auto",
+        finetune_epochs: int | str = "auto",
         pretrain_optimizer: str = "adam",
         pretrain_lr: float = 1e-3,
         pretrain_lr_schedule: str = "cosine",
@@ -105,6 +109,7 @@ random_state, verbose
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.n_components = n_components
+        self.n_init = n_init
         self.hidden_dims = hidden_dims
         self.embedding_dim = embedding_dim
         self.pretrain = pretrain
@@ -121,28 +126,27 @@ random_state, verbose
         self.random_state = random_state
         self.verbose = verbose
 
-    def _manifold_settings(self) -> tuple[int, int, float, int]:
-        """``(n_clusters, n_neighbors, min_dist, n_components)``, checked."""
-        n_clusters = check.check_positive_int(self.n_clusters, "n_clusters")
-        n_components = n_clusters if self.n_components is None else check.check_positive_int(
-            self.n_components, "n_components")
-        return (n_clusters, check.check_positive_int(self.n_neighbors, "n_neighbors", min_val=2),
-                check.check_real(self.min_dist, "min_dist", min_val=0), n_components)
+    _stages_after_pretraining = ("manifold",)
 
-    def _check_params(self) -> None:
-        """Check every parameter as ``fit`` does, without fitting (used when loading a model)."""
-        self._manifold_settings()
-        check.check_widths(self.hidden_dims, "hidden_dims")
-        check.check_positive_int(self.embedding_dim, "embedding_dim")
-        self._pretrain_settings(check.check_choice(self.precision, "precision", PRECISIONS))
+    _parameter_checks: ClassVar[dict[str, Any]] = {
+        **PRETRAINING_CHECKS,
+        "n_clusters": Integer(1),
+        "n_neighbors": Integer(2),
+        "min_dist": Real(0),
+        "n_components": OrNone(Integer(1)),
+        "n_init": Integer(1),
+    }
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, checkpoint_dir=None, resume: bool = False, checkpoint_interval: float = 120.0):
         """Pretrain the autoencoder, embed the data, map it with UMAP and fit the mixture.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : ignored
+        checkpoint_dir, resume, checkpoint_interval
+            As :meth:`DEC.fit`: pretraining is checkpointed and resumed exactly; the manifold and
+            the mixture (short) are computed again after a resume.
 
         Returns
         -------
@@ -154,37 +158,47 @@ random_state, verbose
             If umap-learn is not installed (the message says how to install it).
         ValueError, TypeError
             For bad data or parameters.
+        CheckpointError, DivergenceError, FitInterrupted
+            As :meth:`DEC.fit`.
         """
         self._forget_fit()
+        params = self._checked_params()
         X = self._check_data(X, reset=True)
-        n_clusters, n_neighbors, min_dist, n_components = self._manifold_settings()
-        if X.shape[0] <= max(n_clusters, n_neighbors):
-            raise ValueError(f"n_samples={X.shape[0]} should be > n_clusters={n_clusters} and "
-                             f"n_neighbors={n_neighbors}")
+        if X.shape[0] <= max(params["n_clusters"], params["n_neighbors"]):
+            raise ValueError(f"n_samples={X.shape[0]} should be > n_clusters={params['n_clusters']} and "
+                             f"n_neighbors={params['n_neighbors']}")
         umap_class = _umap_class()
         device = resolve_device(self.device)
-        settings = self._pretrain_settings(resolve_precision(check.check_choice(
-            self.precision, "precision", PRECISIONS), device))
-        init_seed, train_seed, manifold_seed = (int(s) for s in check_random_state(
-            self.random_state).randint(_SEED_BOUND, size=3))
-        autoencoder = self._initial_autoencoder(X.shape[1], torch.Generator().manual_seed(init_seed)).to(device)
+        precision = resolve_precision(params["precision"], device)
+        settings, seeds = self._pretrain_settings(params, precision, X.shape[0]), self._seeds(3)
+        autoencoder = self._initial_autoencoder(params, X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)
+        session = self._open_session(X, autoencoder, settings.mode, seeds, {"device": device.type, "precision": precision},
+                                     CheckpointOptions(checkpoint_dir, resume, checkpoint_interval))
+        _, train_seed, manifold_seed = session.header["seeds"]
+        generator = torch.Generator(device=device).manual_seed(train_seed)
         data, times = torch.from_numpy(X).to(device), {}
-        with _stopwatch(times, "pretrain"):
-            losses = {} if self.autoencoder is not None else pretrain_autoencoder(
-                autoencoder, data, settings, torch.Generator(device=device).manual_seed(train_seed),
-                bool(self.verbose))
-        with _stopwatch(times, "manifold"):
+        with session.running():
+            session.track_generator(generator)
+            with stopwatch(times, "pretrain"):
+                losses = self._pretrain(autoencoder, data, settings, generator, session)
+        with stopwatch(times, "manifold"):
             embedding = map_in_batches(autoencoder.eval().encoder, data).cpu().numpy()
-            manifold = umap_class(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist,
-                                  random_state=manifold_seed, n_jobs=1, verbose=bool(self.verbose)
-                                  ).fit_transform(embedding).astype(np.float32)
-        with _stopwatch(times, "mixture"):
-            mixture = GaussianMixture(n_clusters, covariance_type="full", random_state=manifold_seed).fit(manifold)
+            manifold = self._manifold(umap_class, params, manifold_seed).fit_transform(embedding).astype(np.float32)
+        with stopwatch(times, "mixture"):
+            mixture = GaussianMixture(params["n_clusters"], covariance_type="full", n_init=params["n_init"],
+                                      random_state=manifold_seed).fit(manifold)
         self.autoencoder_, self.device_, self.embedding_, self.manifold_ = autoencoder, device, embedding, manifold
         self.weights_, self.means_, self.covariances_ = mixture.weights_, mixture.means_, mixture.covariances_
         self.pretrain_losses_, self.phase_times_ = losses, times
         self.labels_ = self._log_posterior_on_manifold(manifold).argmax(axis=1)
+        session.raise_if_interrupted()
         return self
+
+    def _manifold(self, umap_class: type, params: dict[str, Any], seed: int):
+        """The (unfitted) UMAP of the checked parameters, seeded and single-threaded (reproducible)."""
+        return umap_class(n_components=params["n_components"] or params["n_clusters"],
+                          n_neighbors=params["n_neighbors"], min_dist=params["min_dist"], random_state=seed,
+                          n_jobs=1, verbose=bool(self.verbose))
 
     # ----------------------------------------------------------------- inference
     def _log_posterior_on_manifold(self, manifold: np.ndarray) -> np.ndarray:

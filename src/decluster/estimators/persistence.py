@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._device import resolve_device
-from .autoencoder import StackedAutoencoder, state_shapes
-from .clustering import ClusteringHistory
-from .io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
-from .io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
-from .preprocessing import InputSpec
+from decluster.training.device import resolve_device
+from decluster.nn.autoencoder import StackedAutoencoder, state_shapes
+from decluster.training.clustering import ClusteringHistory
+from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
+from decluster.io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
+from decluster.data.preprocessing import InputSpec
 
 
 MODEL_KINDS = ("DEC", "IDEC", "N2D")
@@ -242,7 +242,7 @@ def load_n2d(cls, path: str | os.PathLike, device="auto"):
     try:
         model = _estimator(cls, config.get("params"))
         state = _pretrained_state(config)
-        _check_n2d_tensors(tensors, state["dims"], model.n_clusters, model._manifold_settings()[3])
+        _check_n2d_tensors(tensors, state["dims"], model.n_clusters, model.n_components or model.n_clusters)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
     autoencoder = StackedAutoencoder(state.pop("dims"), generator=torch.Generator())

@@ -1,0 +1,2 @@
+"""Data: named data sets and users' files (``datasets.py``), feature scaling
+(``preprocessing.py``) and seeded mini-batch walks (``batching.py``)."""

@@ -1,0 +1,186 @@
+"""The base of every estimator: parameters declared and checked once, the autoencoder and its
+pretraining, data checks, seeds, phase timing and fitted state."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
+
+from decluster.estimators.persistence import params_to_json
+from decluster.estimators.validation import (
+    AutoOr, Choice, InstanceOf, Integer, Real, Resolved, Widths, check_parameters, check_real)
+from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.training.checkpoint import FitSession
+from decluster.training.device import PRECISIONS
+from decluster.training.pretraining import pretrain_autoencoder, pretraining_stages
+from decluster.training.settings import (
+    AUTO_FINETUNE_STEPS, AUTO_LAYER_STEPS, LR_SCHEDULES, OPTIMIZERS, PRETRAIN_MODES, PretrainSettings,
+    epochs_for_steps)
+
+phase_logger = logging.getLogger("decluster.phases")
+
+SEED_BOUND = np.iinfo(np.int32).max
+
+PRETRAINING_CHECKS: dict[str, Any] = {
+    "hidden_dims": Widths(),
+    "embedding_dim": Integer(1),
+    "pretrain": Choice(PRETRAIN_MODES),
+    "layer_epochs": AutoOr(Integer(0)),
+    "finetune_epochs": AutoOr(Integer(0)),
+    "pretrain_optimizer": Choice(OPTIMIZERS),
+    "pretrain_lr": Real(0, None, "neither"),
+    "pretrain_lr_schedule": Choice(LR_SCHEDULES),
+    "pretrain_batch_size": Integer(1),
+    "dropout": Real(0, 1, "left"),
+    "autoencoder": InstanceOf(StackedAutoencoder),
+    "device": Resolved("by resolve_device in fit"),
+    "precision": Choice(PRECISIONS),
+    "random_state": Resolved("by check_random_state in fit"),
+    "verbose": Resolved("taken as a truth value"),
+}
+"""The constraints of the parameters that every estimator shares (those of the autoencoder)."""
+
+
+@dataclass(frozen=True)
+class CheckpointOptions:
+    """Where and how often a fit checkpoints, and whether it resumes (``fit``'s keyword arguments)."""
+
+    directory: str | os.PathLike | None
+    resume: bool
+    interval: float
+
+
+def _run_header(model: DeepClusteringEstimator, X: np.ndarray, seeds: list[int], arithmetic: dict[str, str]) -> dict:
+    """What a checkpoint must match to be resumed: parameters, data, device type and precision
+    (and the seeds it used)."""
+    params = params_to_json(model.get_params(deep=False))
+    for name in ("verbose", "device"):
+        params.pop(name)
+    header = {"params": params, "data": {"shape": list(X.shape),
+                                         "sha256": hashlib.sha256(np.ascontiguousarray(X).data).hexdigest()},
+              "arithmetic": arithmetic, "seeds": seeds}
+    if model.autoencoder is not None:
+        weights = b"".join(t.detach().cpu().numpy().tobytes() for t in model.autoencoder.state_dict().values())
+        header["autoencoder_sha256"] = hashlib.sha256(weights).hexdigest()
+    return header
+
+
+@contextmanager
+def stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
+    """Record the wall time of the block in ``times[name]`` (and log the phase on ``decluster.phases``)."""
+    phase_logger.debug("phase %s started", name)
+    start = time.perf_counter()
+    yield
+    times[name] = time.perf_counter() - start
+    phase_logger.debug("phase %s took %.2f s", name, times[name])
+
+
+class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
+    """What DEC, IDEC and N2D share. A subclass declares ``_parameter_checks``, one constraint
+    per constructor parameter (see :mod:`decluster.estimators.validation`); ``fit`` checks them
+    all once with :meth:`_checked_params`."""
+
+    _parameter_checks: ClassVar[dict[str, Any]] = PRETRAINING_CHECKS
+
+    _stages_after_pretraining: ClassVar[tuple[str, ...]] = ()
+    """The fit's stages after pretraining, as checkpoints name them; the first one is where a
+    checkpoint written at the end of pretraining resumes."""
+
+    def _checked_params(self) -> dict[str, Any]:
+        """Every parameter, checked against its declared constraint.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the first parameter that breaks its constraint.
+        """
+        return check_parameters(self.get_params(deep=False), self._parameter_checks)
+
+    def _check_params(self) -> None:
+        """Check every parameter as ``fit`` does, without fitting (used when loading a model)."""
+        self._checked_params()
+
+    @staticmethod
+    def _pretrain_settings(params: dict[str, Any], precision: str, n_samples: int) -> PretrainSettings:
+        """The checked pretraining parameters as :class:`PretrainSettings`, ``"auto"`` epochs
+        resolved for ``n_samples`` rows (see :data:`~decluster.training.settings.AUTO_FINETUNE_STEPS`)."""
+        epochs = {name: epochs_for_steps(steps, n_samples, params["pretrain_batch_size"])
+                  if params[name] == "auto" else params[name]
+                  for name, steps in (("layer_epochs", AUTO_LAYER_STEPS), ("finetune_epochs", AUTO_FINETUNE_STEPS))}
+        return PretrainSettings(
+            mode=params["pretrain"], layer_epochs=epochs["layer_epochs"], finetune_epochs=epochs["finetune_epochs"],
+            optimizer=params["pretrain_optimizer"], lr=params["pretrain_lr"],
+            lr_schedule=params["pretrain_lr_schedule"], batch_size=params["pretrain_batch_size"],
+            dropout=params["dropout"], precision=precision,
+        )
+
+    def _seeds(self, count: int) -> list[int]:
+        """``count`` seeds drawn from ``random_state`` (weights, training, k-means or manifold)."""
+        return [int(seed) for seed in check_random_state(self.random_state).randint(SEED_BOUND, size=count)]
+
+    def _check_data(self, X, *, reset: bool) -> np.ndarray:
+        """Validate features as a finite 2-D float32 array (and their count, unless ``reset``)."""
+        X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
+        return X if X.flags.writeable else np.array(X)  # torch shares memory only with writable arrays
+
+    def _initial_autoencoder(self, params: dict[str, Any], n_features: int,
+                             init_generator: torch.Generator) -> StackedAutoencoder:
+        """A copy of the given autoencoder, or a new one initialised from ``init_generator``."""
+        given = params["autoencoder"]
+        if given is None:
+            dims = (n_features, *params["hidden_dims"], params["embedding_dim"])
+            return StackedAutoencoder(dims, generator=init_generator)
+        if given.dims[0] != n_features:
+            raise ValueError(f"autoencoder expects {given.dims[0]} input features, X has {n_features}")
+        return copy.deepcopy(given).eval()
+
+    def _open_session(self, X: np.ndarray, autoencoder: StackedAutoencoder, mode: str, seeds: list[int],
+                      arithmetic: dict[str, str], options: CheckpointOptions) -> FitSession:
+        """The fit's :class:`FitSession`, resumed from the checkpoint folder if asked."""
+        if options.directory is not None and not isinstance(options.directory, (str, os.PathLike)):
+            raise TypeError(f"checkpoint_dir must be a path, got {type(options.directory).__name__}")
+        if not isinstance(options.resume, (bool, np.bool_)):
+            raise TypeError(f"resume must be a bool, got {type(options.resume).__name__}")
+        interval = check_real(options.interval, "checkpoint_interval", min_val=0)
+        pretraining = () if self.autoencoder is not None else pretraining_stages(autoencoder.dims, mode)
+        header = {} if options.directory is None else _run_header(self, X, seeds, arithmetic)
+        session = FitSession((*pretraining, *self._stages_after_pretraining), header, options.directory, interval)
+        if options.resume:
+            session.resume()
+        else:
+            session.check_folder()
+        session.header.setdefault("seeds", seeds)
+        return session
+
+    def _pretrain(self, autoencoder: StackedAutoencoder, data: torch.Tensor, settings: PretrainSettings,
+                  generator: torch.Generator, session: FitSession) -> dict[str, list[float]]:
+        """Pretrain ``autoencoder`` in place (unless it was given) and checkpoint the result."""
+        session.track("autoencoder", autoencoder)
+        if self.autoencoder is not None:
+            return {}
+        losses = pretrain_autoencoder(autoencoder, data, settings, generator, bool(self.verbose), session)
+        if not session.reached(self._stages_after_pretraining[0]):
+            session.save(self._stages_after_pretraining[0], None, "the end of pretraining")
+        return losses
+
+    def _forget_fit(self) -> None:
+        """Drop what an earlier fit learned, so that a fit that fails leaves an unfitted estimator."""
+        for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
+            delattr(self, name)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once ``fit`` has finished (``labels_`` is set last); a failed fit leaves it unfitted."""
+        return hasattr(self, "labels_")

@@ -1,0 +1,266 @@
+"""DEC's clustering phase (section 3.1): the encoder and the centroids refined by KL(P || Q), with
+P recomputed over the whole data every ``update_interval`` steps, as an objective of
+:func:`decluster.training.loop.run_loop`.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
+
+from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
+from decluster.nn.student_t import (
+    TargetSnapshot, compute_snapshot, label_change_fraction, log_soft_assignment, soft_assignments)
+from decluster.objectives import idec_loss, kl_divergence, mean_squared_error
+from decluster.data.batching import BatchCursor
+from decluster.training.checkpoint import FitSession, LoopState
+from decluster.training.device import in_precision
+from decluster.training.loop import Optimization, run_loop
+from decluster.training.settings import ClusteringSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ClusteringHistory:
+    """What happened at each target update after the first.
+
+    Attributes
+    ----------
+    iterations : list of int
+        Mini-batch iterations done when the update was computed.
+    losses : list of float
+        Mean KL(P || Q) over the mini-batches since the previous update.
+    label_changes : list of float
+        Fraction of points whose cluster changed since the previous update.
+    """
+
+    iterations: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    label_changes: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, value, where: str) -> ClusteringHistory:
+        """The history stored as JSON by ``dataclasses.asdict``, checked field by field."""
+        value = expect_object(value, where, {"iterations", "losses", "label_changes"})
+        iterations = expect_list(value["iterations"], f"{where}.iterations", lambda v, w: expect_int(v, w, low=0))
+        n = len(iterations)
+        return cls(iterations, expect_list(value["losses"], f"{where}.losses", expect_number, n),
+                   expect_list(value["label_changes"], f"{where}.label_changes", expect_number, n))
+
+    def record(self, iteration: int, loss: float, label_change: float) -> None:
+        """Append the values of one update."""
+        self.iterations.append(iteration)
+        self.losses.append(loss)
+        self.label_changes.append(label_change)
+
+
+@dataclass
+class RefinementResult:
+    """Outcome of :func:`refine_clusters`.
+
+    Attributes
+    ----------
+    centers : torch.Tensor of shape (k, d)
+        Refined centroids.
+    labels : torch.Tensor of shape (n,)
+        ``argmax_j q_ij`` under the final encoder and centroids.
+    n_iter : int
+        Mini-batch iterations run.
+    converged : bool
+        Whether the label-change criterion stopped the run before ``max_iter``.
+    history : ClusteringHistory
+    """
+
+    centers: torch.Tensor
+    labels: torch.Tensor
+    n_iter: int
+    converged: bool
+    history: ClusteringHistory
+
+
+def _check_saved(tensors: dict[str, torch.Tensor], name: str, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    """Raise ``ValueError`` unless the saved tensor ``name`` has this shape and dtype and is finite."""
+    tensor = tensors.get(name)
+    if tensor is None or tuple(tensor.shape) != shape or tensor.dtype != dtype:
+        raise ValueError(f"saved {name} is missing or not {dtype} of shape {shape}")
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"saved {name} holds NaN or infinite values")
+
+
+def _clustering_optimizer(parameters: list[torch.Tensor], settings: ClusteringSettings) -> torch.optim.Optimizer:
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=settings.lr)
+    return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum)
+
+
+class ClusteringObjective:
+    """DEC's (or IDEC's) clustering phase as an :class:`~decluster.training.loop.Objective`.
+
+    The loss of a batch is KL(P || Q) (eq. 2) against the target P of its rows; with a decoder
+    (IDEC) it is the reconstruction error plus ``settings.gamma`` KL(P || Q). Every
+    ``settings.update_interval`` steps P is recomputed over the whole data (eq. 3) and the
+    fraction of changed labels tested against ``settings.tol``.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps (b, n_features) to (b, d); trained in place.
+    centers : torch.nn.Parameter of shape (k, d)
+        Trained in place.
+    data : torch.Tensor of shape (n, n_features)
+    settings : ClusteringSettings
+    decoder : torch.nn.Module, optional
+        Maps (b, d) to (b, n_features); trained in place (IDEC).
+    """
+
+    stage = "clustering"
+
+    def __init__(self, encoder: nn.Module, centers: nn.Parameter, data: torch.Tensor,
+                 settings: ClusteringSettings, decoder: nn.Module | None = None) -> None:
+        self.encoder, self.centers, self.data, self.settings = encoder, centers, data, settings
+        self.title = "DEC clustering" if decoder is None else "IDEC clustering"
+        self._encode = in_precision(encoder, settings.precision)
+        self._decode = None if decoder is None else in_precision(decoder, settings.precision)
+        self.snapshot = self._snapshot()
+        self.loss_total = torch.zeros((), device=data.device)
+        self.n_iter = self.steps_since_update = 0
+        self.converged = False
+        self.history = ClusteringHistory()
+        encoder.train()
+
+    def batch_loss(self, index: torch.Tensor) -> torch.Tensor:
+        batch, z = self.data[index], self._encode(self.data[index])
+        kl = kl_divergence(self.snapshot.target[index], log_soft_assignment(z, self.centers, self.settings.alpha))
+        if self._decode is None:
+            return kl
+        return idec_loss(kl, mean_squared_error(self._decode(z), batch), self.settings.gamma)
+
+    def after_step(self, loss: torch.Tensor, index: torch.Tensor, cursor: BatchCursor) -> dict[str, str] | None:
+        self.loss_total += loss
+        self.n_iter += 1
+        self.steps_since_update += 1
+        if self.steps_since_update < self.settings.update_interval and self.n_iter < self.settings.max_iter:
+            return None
+        self._update_target()
+        return {"loss": f"{self.history.losses[-1]:.4g}", "changed": f"{self.history.label_changes[-1]:.3%}"}
+
+    def _update_target(self) -> None:
+        """Recompute P over the whole data, record the update and test the label-change stop."""
+        loss = float(self.loss_total) / self.steps_since_update
+        previous, self.snapshot = self.snapshot, self._snapshot()
+        change = label_change_fraction(previous.labels, self.snapshot.labels)
+        self.history.record(self.n_iter, loss, change)
+        self.converged = change < self.settings.tol
+        self.loss_total, self.steps_since_update = torch.zeros_like(self.loss_total), 0
+        self.encoder.train()
+        logger.info("iteration %d: KL %.5g, %.3f%% of labels changed", self.n_iter, loss, 100 * change)
+
+    def _snapshot(self) -> TargetSnapshot:
+        self.encoder.eval()
+        return compute_snapshot(self._encode, self.centers.detach(), self.data, self.settings.alpha)
+
+    def finished(self) -> bool:
+        return self.converged or self.n_iter >= self.settings.max_iter
+
+    def position(self, cursor: BatchCursor) -> str:
+        return f"clustering, iteration {self.n_iter + 1}"
+
+    def progress(self) -> tuple[int, int]:
+        return self.n_iter, self.settings.max_iter
+
+    def state(self) -> LoopState:
+        tensors = {"centers": self.centers.detach(), "target": self.snapshot.target,
+                   "labels": self.snapshot.labels, "loss_total": self.loss_total}
+        values = {"n_iter": self.n_iter, "steps_since_update": self.steps_since_update,
+                  "converged": self.converged, "history": asdict(self.history)}
+        return LoopState(tensors, values)
+
+    def restore(self, saved: LoopState) -> None:
+        tensors, values, k = saved.tensors, saved.values, len(self.centers)
+        _check_saved(tensors, "centers", tuple(self.centers.shape), torch.float32)
+        _check_saved(tensors, "target", (len(self.data), k), torch.float32)
+        _check_saved(tensors, "labels", (len(self.data),), torch.int64)
+        _check_saved(tensors, "loss_total", (), torch.float32)
+        if len(self.data) and not 0 <= int(tensors["labels"].min()) <= int(tensors["labels"].max()) < k:
+            raise ValueError("saved labels out of range")
+        tensors = {name: tensor.to(self.data.device) for name, tensor in tensors.items()}
+        self.snapshot = TargetSnapshot(tensors["target"], tensors["labels"])
+        self.loss_total = tensors["loss_total"]
+        self.n_iter = expect_int(values.get("n_iter"), "n_iter", low=0)
+        self.steps_since_update = expect_int(values.get("steps_since_update"), "steps_since_update", low=0)
+        self.converged = expect_bool(values.get("converged"), "converged")
+        self.history = ClusteringHistory.from_json(values.get("history"), "history")
+        with torch.no_grad():
+            self.centers.copy_(tensors["centers"])
+
+
+def refine_clusters(
+    encoder: nn.Module,
+    initial_centers: torch.Tensor,
+    data: torch.Tensor,
+    settings: ClusteringSettings,
+    generator: torch.Generator,
+    verbose: bool = False,
+    session: FitSession | None = None,
+    decoder: nn.Module | None = None,
+) -> RefinementResult:
+    """Jointly refine the encoder and the centroids by minimising KL(P || Q) (section 3.1).
+
+    With a ``decoder`` (IDEC), the decoder is trained too and the loss is its reconstruction
+    error plus ``settings.gamma`` KL(P || Q) (IDEC, Guo et al. 2017, eq. 1).
+
+    P is recomputed over the whole data every ``settings.update_interval`` iterations. The run
+    stops when fewer than ``settings.tol`` of the points change cluster between two updates,
+    or after ``settings.max_iter`` iterations (with a :class:`ConvergenceWarning`).
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps (b, n_features) to (b, d); trained in place (pass a copy).
+    initial_centers : torch.Tensor of shape (k, d)
+    data : torch.Tensor of shape (n, n_features)
+        On the same device as the encoder.
+    settings : ClusteringSettings
+    generator : torch.Generator
+        Shuffles the mini-batches.
+    verbose : bool
+        Show progress.
+    session : FitSession, optional
+        Checkpoints (stage ``"clustering"``), resumes and checks for divergence.
+    decoder : torch.nn.Module, optional
+        Maps (b, d) to (b, n_features); trained in place with the encoder (IDEC).
+
+    Returns
+    -------
+    RefinementResult
+
+    Raises
+    ------
+    DivergenceError
+        If the loss becomes NaN or infinite.
+    """
+    session = session or FitSession(("clustering",), {})
+    centers = nn.Parameter(initial_centers.detach().clone())
+    trained = [*encoder.parameters(), centers, *([] if decoder is None else decoder.parameters())]
+    optimization = Optimization(_clustering_optimizer(trained, settings),
+                                BatchCursor(len(data), settings.batch_size, generator))
+    objective = ClusteringObjective(encoder, centers, data, settings, decoder)
+    run_loop(objective, optimization, session, verbose)
+    session.save("clustering", optimization.capture(objective), "the end of the clustering phase")
+    if not objective.converged:
+        warnings.warn(
+            f"DEC clustering stopped at max_iter={settings.max_iter} with labels still changing "
+            f"(more than tol={settings.tol:g} of them at the last update); raise max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    labels = objective.snapshot.labels
+    if settings.precision != "float32":  # final labels in float32, as predict computes them
+        labels = soft_assignments(encoder.eval(), centers.detach(), data, settings.alpha).argmax(dim=1)
+    return RefinementResult(centers.detach(), labels, objective.n_iter, objective.converged, objective.history)
