@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -122,7 +121,7 @@ def run_seed(args: argparse.Namespace) -> dict:
     memory.stop()
     for record in records.values():
         record["peak_rss_mb"] = memory.peaks_mb()
-    return {"seed": args.seed, "methods": records}
+    return {"seed": args.seed, "methods": records, "machine": machine()}
 
 
 def machine() -> dict:
@@ -175,11 +174,17 @@ def run_all(args: argparse.Namespace) -> dict:
                 for method, run in runs[-1]["methods"].items():
                     print(f"seed {seed} {method}: ACC {run['accuracy']:.4f}  {run['seconds']['total']:.0f} s",
                           flush=True)
-    return {method: summarise(args, [dict(run["methods"][method], seed=run["seed"]) for run in runs], method)
+    return summarise_seeds(args, runs)
+
+
+def summarise_seeds(args: argparse.Namespace, runs: list[dict]) -> dict:
+    """One summary record per method from the per-seed records of :func:`run_seed`."""
+    return {method: summarise(args, [dict(run["methods"][method], seed=run["seed"]) for run in runs], method,
+                              runs[0].get("machine") or machine())
             for method in args.method}
 
 
-def summarise(args: argparse.Namespace, runs: list[dict], method: str) -> dict:
+def summarise(args: argparse.Namespace, runs: list[dict], method: str, where: dict) -> dict:
     def stats(key: str) -> dict:
         values = [run[key] for run in runs]
         return {"mean": statistics.fmean(values), "std": statistics.pstdev(values),
@@ -189,7 +194,7 @@ def summarise(args: argparse.Namespace, runs: list[dict], method: str) -> dict:
         "benchmark": args.benchmark, "method": method, "mode": args.mode, "paper_fraction": args.paper_fraction,
         "overrides": overrides(args.set),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
-        "machine": machine(), "seeds": list(args.seeds),
+        "machine": where, "seeds": [run["seed"] for run in runs],
         "accuracy": stats("accuracy"), "nmi": stats("nmi"), "ari": stats("ari"),
         "median_seconds": statistics.median(run["seconds"]["total"] for run in runs),
         "peak_rss_mb": max(max(run["peak_rss_mb"].values()) for run in runs),
@@ -236,8 +241,12 @@ def main() -> None:
                         help="seeds run at once, sharing the CPU threads (for machines with many cores; times "
                              "then include the sharing)")
     parser.add_argument("--no-readme", action="store_true", help="do not add a row to the README")
-    parser.add_argument("--seed-only", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--from-seed-records", type=Path, nargs="+", metavar="JSON",
+                        help="summarise per-seed records written by --seed-only --json (e.g. on another machine) "
+                             "instead of running")
+    parser.add_argument("--seed-only", type=int, metavar="SEED",
+                        help="run this one seed in this process and write its record to --json (no summary)")
+    parser.add_argument("--json", type=Path, help="with --seed-only: where to write the seed's record")
     args = parser.parse_args()
     if args.seed_only is not None:
         args.seed = args.seed_only
@@ -246,7 +255,13 @@ def main() -> None:
     args.seeds = args.seeds or BENCHMARKS[args.benchmark][2]
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    for method, record in run_all(args).items():
+    if args.from_seed_records:
+        runs = [json.loads(path.read_text()) for path in args.from_seed_records]
+        args.seeds = [run["seed"] for run in runs]
+        records = summarise_seeds(args, runs)
+    else:
+        records = run_all(args)
+    for method, record in records.items():
         suffix = "" if method == "dec" else f"-{method}"
         path = RESULTS / f"{args.benchmark}-{args.mode}{suffix}-{stamp}.json"
         path.write_text(json.dumps(record, indent=2) + "\n")

@@ -131,7 +131,7 @@ def load_fit_input(args: argparse.Namespace, scale: str):
     ----------
     args : argparse.Namespace
         The ``fit`` arguments (``--dataset``/``--data`` and the table options).
-    scale : {"auto", "standard", "minmax", "none"}
+    scale : {"auto", "standard", "minmax", "global", "none"}
 
     Returns
     -------
@@ -429,10 +429,11 @@ def _add_fit_parser(commands, common) -> None:
                      help="TOML file of DEC parameters; flags given on the command line take precedence")
     fit.add_argument("--scale", choices=SCALE_CHOICES, default=None,
                      help="per-feature scaling before DEC, saved with the model and applied by predict and "
-                          "plot: standard (zero mean, unit variance), minmax (to [0, 1]), none, or auto (the "
-                          "default): none for a --dataset, which comes scaled as in the DEC paper; for a --data "
-                          "file standard if its columns are in mixed units (widest range over 100 times the "
-                          "median range), else none")
+                          "plot: standard (zero mean, unit variance), minmax (to [0, 1]), global (all "
+                          "features divided by the largest absolute value), none, or auto (the default): none "
+                          "for a --dataset, which comes scaled as in the DEC paper; for a --data file standard "
+                          "if its columns are in mixed units (widest range over 100 times the median range), "
+                          "else global")
     fit.add_argument("--method", choices=tuple(ESTIMATORS), default=None,
                      help="dec (the default), idec (DEC keeping the reconstruction loss) or n2d (UMAP and a "
                           "Gaussian mixture on the embedding; needs umap-learn)")

@@ -22,7 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
 # and progress output follows --quiet.
 _NOT_FLAGS = ("autoencoder", "verbose")
 
-SCALE_CHOICES = ("auto", "standard", "minmax", "none")
+SCALE_CHOICES = ("auto", "standard", "minmax", "global", "none")
 ESTIMATORS = {"dec": DEC, "idec": IDEC, "n2d": N2D}
 """The clustering methods of ``--method``, by name."""
 RUN_OPTIONS: dict[str, tuple[str, ...]] = {"scale": SCALE_CHOICES, "method": tuple(ESTIMATORS)}

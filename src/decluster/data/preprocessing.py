@@ -15,7 +15,7 @@ import numpy as np
 
 from decluster.io.checks import expect_list, expect_number, expect_object, expect_str
 
-SCALINGS = ("standard", "minmax", "none")
+SCALINGS = ("standard", "minmax", "global", "none")
 """Kinds of :class:`FeatureScaling`: zero mean and unit variance, [0, 1], or none."""
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -34,7 +34,7 @@ class FeatureScaling:
 
     Parameters
     ----------
-    kind : {"standard", "minmax", "none"}
+    kind : {"standard", "minmax", "global", "none"}
         How the constants were found (see :func:`fit_scaling`).
     offset : ndarray of shape (n_features,), float32
     factor : ndarray of shape (n_features,), float32
@@ -111,6 +111,8 @@ def _check_constants(kind: str, offset: list[float], factor: list[float], where:
             raise ValueError(f"{where}.factor[{index}] = {number} is zero (or too small to divide by)")
     if kind == "none" and (any(offset) or any(number != 1 for number in factor)):
         raise ValueError(f"{where}: kind none needs offsets 0 and factors 1")
+    if kind == "global" and (any(offset) or len(set(factor)) > 1):
+        raise ValueError(f"{where}: kind global needs offsets 0 and one factor for every feature")
 
 
 MIXED_UNITS_RATIO = 100.0
@@ -118,13 +120,15 @@ MIXED_UNITS_RATIO = 100.0
 
 
 def choose_scaling(X: np.ndarray) -> str:
-    """``"standard"`` for columns in mixed units, ``"none"`` for columns on one scale.
+    """``"standard"`` for columns in mixed units, ``"global"`` for columns on one scale.
 
     Columns are taken to be in mixed units when the largest range (max - min) exceeds
     :data:`MIXED_UNITS_RATIO` times the median range of the non-constant columns: proline in
-    the thousands beside hue near 1 (wine: about 370) is standardized, pixels of one intensity
-    scale (digits, MNIST: 1) are left as they are, since standardizing them inflates rarely lit
-    border pixels.
+    the thousands beside hue near 1 (wine: about 370) is standardized. Columns of one unit
+    (pixels of one intensity scale, as digits or MNIST: ratio 1) keep their relative scales and
+    are only divided, all by one factor, by the largest absolute value, so that raw pixels 0 to
+    255 and pixels already in [0, 1] give the same result; standardizing them instead inflates
+    rarely lit border pixels.
 
     Parameters
     ----------
@@ -132,13 +136,13 @@ def choose_scaling(X: np.ndarray) -> str:
 
     Returns
     -------
-    {"standard", "none"}
+    {"standard", "global"}
     """
     ranges = X.max(axis=0).astype(np.float64) - X.min(axis=0).astype(np.float64)
     ranges = ranges[ranges > 0]
-    if ranges.size == 0:
-        return "none"
-    return "standard" if ranges.max() > MIXED_UNITS_RATIO * np.median(ranges) else "none"
+    if ranges.size and ranges.max() > MIXED_UNITS_RATIO * np.median(ranges):
+        return "standard"
+    return "global"
 
 
 def fit_scaling(X: np.ndarray, kind: str) -> FeatureScaling:
@@ -146,7 +150,9 @@ def fit_scaling(X: np.ndarray, kind: str) -> FeatureScaling:
 
     ``"standard"``: offset = column mean, factor = column standard deviation (population, as
     scikit-learn's ``StandardScaler``). ``"minmax"``: offset = column minimum, factor =
-    maximum - minimum (as ``MinMaxScaler``). ``"none"``: offset 0, factor 1. A constant column
+    maximum - minimum (as ``MinMaxScaler``). ``"global"``: offset 0 and, for every column, the
+    largest absolute value in ``X`` (1 if that is 0), so values lie in [-1, 1] with the columns'
+    relative scales kept. ``"none"``: offset 0, factor 1. A constant column
     (spread zero, or below rounding error of its offset) gets factor 1, so it maps to 0.
     Statistics are computed in float64 and stored as float32.
 
@@ -154,7 +160,7 @@ def fit_scaling(X: np.ndarray, kind: str) -> FeatureScaling:
     ----------
     X : ndarray of shape (n_samples, n_features)
         Finite values.
-    kind : {"standard", "minmax", "none"}
+    kind : {"standard", "minmax", "global", "none"}
 
     Returns
     -------
@@ -172,6 +178,9 @@ def fit_scaling(X: np.ndarray, kind: str) -> FeatureScaling:
     n_features = X.shape[1]
     if kind == "none":
         return FeatureScaling(kind, np.zeros(n_features), np.ones(n_features))
+    if kind == "global":
+        largest = float(np.max(np.abs(X))) or 1.0
+        return FeatureScaling(kind, np.zeros(n_features), np.full(n_features, largest))
     if kind == "standard":
         offset = X.mean(axis=0, dtype=np.float64)
         spread = np.sqrt(np.mean(np.square(X - offset, dtype=np.float64), axis=0))
