@@ -128,7 +128,7 @@ def test_without_umap_n2d_says_how_to_install_it(monkeypatch, digits_small, make
 
 
 @pytest.mark.parametrize("name, value", [("n_neighbors", 1), ("min_dist", -0.5), ("n_components", 0),
-                                         ("n_clusters", "x")])
+                                         ("n_clusters", "x"), ("n_init", 0)])
 def test_bad_n2d_parameters(digits_small, name, value):
     with pytest.raises((ValueError, TypeError)):
         N2D(**{name: value}).fit(digits_small[0])

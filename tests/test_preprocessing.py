@@ -166,14 +166,29 @@ def test_standard_scaler_pipeline_fits_and_predicts(make_dec, digits_small):
     assert pipeline.named_steps["dec"].n_features_in_ == X.shape[1]
 
 
-def test_auto_scaling_standardizes_mixed_units_only():
+def test_auto_scaling_standardizes_mixed_units_and_divides_one_unit_data_by_one_factor():
     from sklearn.datasets import load_digits, load_wine
 
     from decluster.data.preprocessing import choose_scaling
 
     mixed = np.array([[1.0, 1000.0, 0.5], [2.0, 3000.0, 0.7], [3.0, 2000.0, 0.6]])  # ranges 2, 2000, 0.2
     assert choose_scaling(mixed) == "standard"  # 2000 > 100 * median(2)
-    assert choose_scaling(np.array([[0.0, 0.0, 5.0], [1.0, 150.0, 5.0]])) == "none"  # 150 < 100 * median(1, 150)
-    assert choose_scaling(np.zeros((3, 2))) == "none"
+    assert choose_scaling(np.array([[0.0, 0.0, 5.0], [1.0, 150.0, 5.0]])) == "global"  # 150 < 100 * median(1, 150)
+    assert choose_scaling(np.zeros((3, 2))) == "global"
     assert choose_scaling(load_wine(return_X_y=True)[0]) == "standard"
-    assert choose_scaling(load_digits(return_X_y=True)[0]) == "none"
+    assert choose_scaling(load_digits(return_X_y=True)[0]) == "global"
+
+
+def test_global_scaling_divides_every_feature_by_the_largest_absolute_value():
+    X = np.array([[0.0, -6.0, 2.0], [3.0, 1.5, 0.0]], dtype=np.float32)
+    scaling = fit_scaling(X, "global")
+    np.testing.assert_array_equal(scaling.factor, [6.0, 6.0, 6.0])
+    np.testing.assert_array_equal(scaling.offset, [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(scaling.apply(X), [[0.0, -1.0, 1 / 3], [0.5, 0.25, 0.0]])
+    # the unit of the data does not matter: pixels 0..255 and the same pixels / 255 scale alike
+    pixels = np.array([[0, 128, 255], [64, 0, 32]], dtype=np.float32)
+    np.testing.assert_allclose(fit_scaling(pixels, "global").apply(pixels),
+                               fit_scaling(pixels / 255, "global").apply(pixels / 255), rtol=1e-6)
+    assert fit_scaling(np.zeros((2, 2), dtype=np.float32), "global").factor.tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="one factor"):
+        FeatureScaling("global", np.zeros(2), np.array([1.0, 2.0]))

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from decluster import DEC
+from decluster import DEC, IDEC, N2D
+from decluster.estimators.validation import AutoOr, Integer, check_parameters
+from decluster.training.settings import epochs_for_steps
 
 
 @pytest.mark.parametrize(
@@ -78,3 +80,43 @@ def test_bad_data_at_predict(fitted_dec, method):
 def test_constructor_only_stores_parameters():
     model = DEC(n_clusters=-5, pretrain="nonsense")
     assert model.n_clusters == -5 and model.pretrain == "nonsense"
+
+
+@pytest.mark.parametrize("estimator", [DEC, IDEC, N2D])
+def test_every_parameter_has_one_declared_constraint(estimator):
+    assert set(estimator._parameter_checks) == set(estimator().get_params())
+
+
+def test_undeclared_parameters_and_auto_values_are_checked():
+    checks = {"epochs": AutoOr(Integer(0))}
+    assert check_parameters({"epochs": "auto"}, checks) == {"epochs": "auto"}
+    assert check_parameters({"epochs": np.int64(3)}, checks) == {"epochs": 3}
+    with pytest.raises(ValueError, match="'auto' or a number"):
+        check_parameters({"epochs": "many"}, checks)
+    with pytest.raises(ValueError, match="epochs"):
+        check_parameters({"epochs": -1}, checks)
+    with pytest.raises(TypeError, match="no constraint declared for size"):
+        check_parameters({"epochs": 1, "size": 2}, checks)
+
+
+@pytest.mark.parametrize("steps, n_samples, batch_size, epochs", [
+    (2_500, 70_000, 256, 10),    # 274 batches per epoch: ceil(2500 / 274) = 10, MNIST's layer epochs
+    (8_000, 70_000, 256, 30),    # ceil(8000 / 274) = 30, MNIST's fine-tuning epochs
+    (2_500, 10_000, 256, 63),    # 40 batches: ceil(62.5) = 63
+    (8_000, 10_000, 256, 200),   # 40 batches: 200
+    (8_000, 1_000_000, 256, 3),  # 3907 batches: ceil(2.05) = 3
+    (8_000, 178, 256, 8_000),    # one batch per epoch
+    (1, 1_000_000, 256, 1),      # at least one epoch
+])
+def test_epochs_for_steps_by_hand(steps, n_samples, batch_size, epochs):
+    assert epochs_for_steps(steps, n_samples, batch_size) == epochs
+
+
+def test_auto_epochs_give_every_data_set_the_same_number_of_steps():
+    model = DEC()
+    for n_samples, layer, finetune in ((70_000, 10, 30), (10_000, 63, 200)):
+        settings = model._pretrain_settings(model._checked_params(), "float32", n_samples)
+        assert (settings.layer_epochs, settings.finetune_epochs) == (layer, finetune)
+    explicit = DEC(layer_epochs=2, finetune_epochs=5)
+    settings = explicit._pretrain_settings(explicit._checked_params(), "float32", 10_000)
+    assert (settings.layer_epochs, settings.finetune_epochs) == (2, 5)
