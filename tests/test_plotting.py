@@ -330,3 +330,20 @@ def test_plots_of_a_fitted_model(fitted_dec, digits_small, tmp_path):
     for name, figure in figures.items():
         save_figure(figure, tmp_path / f"{name}.png", dpi=40)
         assert (tmp_path / f"{name}.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_embeddings_side_by_side_draw_one_panel_per_method_on_one_sample():
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(3), 20)
+    planar = rng.normal(size=(60, 2)) + truth[:, None] * 5  # 2-D: drawn as is
+    figure = plotting.plot_embeddings_side_by_side(
+        {"DEC": planar, "N2D": planar * -1}, truth, captions={"DEC": "ACC 0.90"}, max_points=40)
+    axes = figure.get_axes()
+    assert [ax.get_title() for ax in axes] == ["DEC\nACC 0.90", "N2D"]
+    assert all(len(ax.collections[0].get_offsets()) == 40 for ax in axes)
+    # the same sample in both panels: the second is the first mirrored
+    np.testing.assert_allclose(axes[1].collections[0].get_offsets(), -axes[0].collections[0].get_offsets())
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        plotting.plot_embeddings_side_by_side({"a": planar, "b": planar[:10]}, truth)
+    with pytest.raises(ValueError, match="at least one"):
+        plotting.plot_embeddings_side_by_side({}, truth)

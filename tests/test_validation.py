@@ -5,7 +5,7 @@ import pytest
 
 from decluster import DEC, IDEC, N2D
 from decluster.estimators.validation import AutoOr, Integer, check_parameters
-from decluster.training.settings import epochs_for_steps
+from decluster.training.settings import AUTO_FINETUNE_EPOCHS, AUTO_LAYER_EPOCHS
 
 
 @pytest.mark.parametrize(
@@ -99,22 +99,24 @@ def test_undeclared_parameters_and_auto_values_are_checked():
         check_parameters({"epochs": 1, "size": 2}, checks)
 
 
-@pytest.mark.parametrize("steps, n_samples, batch_size, epochs", [
-    (2_500, 70_000, 256, 10),    # 274 batches per epoch: ceil(2500 / 274) = 10, MNIST's layer epochs
-    (8_000, 70_000, 256, 30),    # ceil(8000 / 274) = 30, MNIST's fine-tuning epochs
-    (2_500, 10_000, 256, 63),    # 40 batches: ceil(62.5) = 63
-    (8_000, 10_000, 256, 200),   # 40 batches: 200
-    (8_000, 1_000_000, 256, 3),  # 3907 batches: ceil(2.05) = 3
-    (8_000, 178, 256, 8_000),    # one batch per epoch
-    (1, 1_000_000, 256, 1),      # at least one epoch
+@pytest.mark.parametrize("budget, n_samples, epochs", [
+    (AUTO_LAYER_EPOCHS, 70_000, 10),      # 274 batches: ceil(2500 / 274) = 10 < floor(1.5 * 274)
+    (AUTO_FINETUNE_EPOCHS, 70_000, 30),   # ceil(8000 / 274) = 30
+    (AUTO_LAYER_EPOCHS, 10_000, 60),      # 40 batches: ceil(62.5) = 63 > 1.5 * 40 = 60
+    (AUTO_FINETUNE_EPOCHS, 10_000, 200),  # 8000 / 40 = 200 = 5 * 40
+    (AUTO_LAYER_EPOCHS, 1_797, 12),       # 8 batches: 313 > floor(1.5 * 8) = 12
+    (AUTO_FINETUNE_EPOCHS, 1_797, 40),    # 1000 > 5 * 8 = 40
+    (AUTO_FINETUNE_EPOCHS, 178, 30),      # one batch: 8000 > max(30, 5)
+    (AUTO_LAYER_EPOCHS, 178, 10),         # one batch: 2500 > max(10, 1)
+    (AUTO_FINETUNE_EPOCHS, 1_000_000, 3),  # 3907 batches: ceil(2.05) = 3 steps' worth
 ])
-def test_epochs_for_steps_by_hand(steps, n_samples, batch_size, epochs):
-    assert epochs_for_steps(steps, n_samples, batch_size) == epochs
+def test_auto_epochs_by_hand(budget, n_samples, epochs):
+    assert budget.epochs(n_samples, 256) == epochs
 
 
-def test_auto_epochs_give_every_data_set_the_same_number_of_steps():
+def test_auto_epochs_resolve_per_data_set_size():
     model = DEC()
-    for n_samples, layer, finetune in ((70_000, 10, 30), (10_000, 63, 200)):
+    for n_samples, layer, finetune in ((70_000, 10, 30), (10_000, 60, 200), (1_797, 12, 40), (178, 10, 30)):
         settings = model._pretrain_settings(model._checked_params(), "float32", n_samples)
         assert (settings.layer_epochs, settings.finetune_epochs) == (layer, finetune)
     explicit = DEC(layer_epochs=2, finetune_epochs=5)

@@ -270,6 +270,58 @@ def plot_embedding(embedding: np.ndarray, labels: np.ndarray, centers: np.ndarra
     return figure
 
 
+def plot_embeddings_side_by_side(embeddings: Mapping[str, np.ndarray], true_labels: np.ndarray, *,
+                                 captions: Mapping[str, str] | None = None, max_points: int = 2000,
+                                 method: str = "auto", random_state: int | None = 0) -> Figure:
+    """Draw several embeddings of the same points next to each other, coloured by true label.
+
+    Compares methods (e.g. DEC's and IDEC's refined embeddings and N2D's manifold) on one
+    random sample of the points, each reduced to the plane on its own.
+
+    Parameters
+    ----------
+    embeddings : mapping of str to array-like of shape (n_samples, d)
+        Panel title (e.g. ``"DEC"``) to the embedding of the same n points.
+    true_labels : array-like of shape (n_samples,)
+    captions : mapping of str to str, optional
+        A second title line per panel, e.g. ``"ACC 0.83"``.
+    max_points, method, random_state
+        As :func:`plot_embedding`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per embedding, in the mapping's order, and one legend.
+
+    Raises
+    ------
+    ValueError
+        If no embedding is given, or one is malformed or of another length.
+    """
+    if not embeddings:
+        raise ValueError("embeddings must name at least one embedding")
+    checked = {name: _check_embedding(values, None)[0] for name, values in embeddings.items()}
+    n_total = {len(values) for values in checked.values()}
+    if len(n_total) != 1:
+        raise ValueError(f"the embeddings have different numbers of rows: {sorted(n_total)}")
+    n_total = n_total.pop()
+    values = _check_labels(true_labels, n_total, "true_labels")
+    sample = check_random_state(random_state).permutation(n_total)[:max_points]
+    figure = Figure(figsize=(4.6 * len(checked) + 1.2, 4.8), layout="constrained")
+    handles: list[Line2D] = []
+    for ax, (name, embedding) in zip(figure.subplots(1, len(checked), squeeze=False)[0], checked.items()):
+        plane = _project(embedding[sample], None, _resolve_method(method, embedding.shape[1]), random_state)
+        handles = _draw_groups(ax, plane.points, values[sample], "true label")
+        ax.xaxis.set_major_locator(NullLocator())
+        ax.yaxis.set_major_locator(NullLocator())
+        ax.set_aspect("equal", adjustable="datalim")
+        caption = (captions or {}).get(name)
+        ax.set_title(name if caption is None else f"{name}\n{caption}")
+    if handles:
+        figure.legend(handles=handles, title="true label", loc="outside right upper", frameon=False)
+    return figure
+
+
 # --------------------------------------------------------------------------- training curves
 def _show_no_data(ax: Axes, reason: str) -> None:
     ax.text(0.5, 0.5, f"no data\n({reason})", transform=ax.transAxes, ha="center", va="center", color="0.4")

@@ -27,8 +27,7 @@ from decluster.training.checkpoint import FitSession
 from decluster.training.device import PRECISIONS
 from decluster.training.pretraining import pretrain_autoencoder, pretraining_stages
 from decluster.training.settings import (
-    AUTO_FINETUNE_STEPS, AUTO_LAYER_STEPS, LR_SCHEDULES, OPTIMIZERS, PRETRAIN_MODES, PretrainSettings,
-    epochs_for_steps)
+    AUTO_FINETUNE_EPOCHS, AUTO_LAYER_EPOCHS, LR_SCHEDULES, OPTIMIZERS, PRETRAIN_MODES, PretrainSettings)
 
 phase_logger = logging.getLogger("decluster.phases")
 
@@ -116,10 +115,10 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     @staticmethod
     def _pretrain_settings(params: dict[str, Any], precision: str, n_samples: int) -> PretrainSettings:
         """The checked pretraining parameters as :class:`PretrainSettings`, ``"auto"`` epochs
-        resolved for ``n_samples`` rows (see :data:`~decluster.training.settings.AUTO_FINETUNE_STEPS`)."""
-        epochs = {name: epochs_for_steps(steps, n_samples, params["pretrain_batch_size"])
-                  if params[name] == "auto" else params[name]
-                  for name, steps in (("layer_epochs", AUTO_LAYER_STEPS), ("finetune_epochs", AUTO_FINETUNE_STEPS))}
+        resolved for ``n_samples`` rows (see :class:`~decluster.training.settings.StepBudget`)."""
+        budgets = {"layer_epochs": AUTO_LAYER_EPOCHS, "finetune_epochs": AUTO_FINETUNE_EPOCHS}
+        epochs = {name: budget.epochs(n_samples, params["pretrain_batch_size"]) if params[name] == "auto"
+                  else params[name] for name, budget in budgets.items()}
         return PretrainSettings(
             mode=params["pretrain"], layer_epochs=epochs["layer_epochs"], finetune_epochs=epochs["finetune_epochs"],
             optimizer=params["pretrain_optimizer"], lr=params["pretrain_lr"],

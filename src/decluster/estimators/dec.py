@@ -57,11 +57,13 @@ class DEC(DeepClusteringEstimator):
         fine-tuning (the paper). ``"end-to-end"``: the whole autoencoder trained at once.
     layer_epochs : int or "auto", default="auto"
         Epochs per greedy layer pair (``pretrain="layerwise"`` only). ``"auto"``: enough epochs
-        for 2,500 optimizer steps (10 epochs on MNIST's 70,000 rows, 63 on 10,000 rows), since
-        the autoencoder needs steps, not passes; the paper also counts iterations.
+        for 2,500 optimizer steps, since the autoencoder needs steps more than passes (the paper
+        also counts iterations), but at most 1.5 epochs per batch of an epoch, or 10 if that is
+        more: 10 epochs on MNIST's 70,000 rows, 60 on 10,000 rows, 12 on 1,797 rows.
     finetune_epochs : int or "auto", default="auto"
         Epochs of end-to-end autoencoder training. ``"auto"``: enough epochs for 8,000 optimizer
-        steps (30 epochs on MNIST, 200 on 10,000 rows).
+        steps, but at most 5 per batch of an epoch, or 30 if that is more: 30 epochs on MNIST, 200
+        on 10,000 rows, 40 on 1,797 rows, 30 on 178 rows.
     pretrain_optimizer : {"adam", "sgd"}, default="adam"
         Optimizer of the pretraining, "adam" or "sgd" (with momentum 0.9).
     pretrain_lr : float, default=1e-3

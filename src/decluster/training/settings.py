@@ -9,35 +9,56 @@ PRETRAIN_MODES = ("layerwise", "end-to-end")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "step", "cosine")
 
-AUTO_LAYER_STEPS = 2_500
-"""Optimizer steps of each greedy layer pair with ``layer_epochs="auto"``."""
-AUTO_FINETUNE_STEPS = 8_000
-"""Optimizer steps of end-to-end fine-tuning with ``finetune_epochs="auto"``.
+@dataclass(frozen=True)
+class StepBudget:
+    """How many epochs ``"auto"`` gives a pretraining stage on a data set of a given size.
 
-The DEC paper schedules pretraining in iterations (50,000 per layer pair, 100,000 of fine-tuning,
-batch 256), whatever the data set's size; these are the same idea at a budget that runs in
-minutes. On MNIST (274 batches per epoch) they give 10 and 30 epochs; a data set of 10,000 rows
-gets 63 and 200 epochs, instead of the 7 times fewer steps a fixed number of epochs would give.
-"""
+    Enough epochs for ``steps`` optimizer steps, since the autoencoder needs steps more than
+    passes (the DEC paper also counts iterations: 50,000 per layer pair and 100,000 of
+    fine-tuning, whatever the data); but a network this size memorises a small data set, so the
+    passes are limited to ``epochs_per_batch`` times the number of batches in an epoch (or to
+    ``small_data_epochs``, if that is more).
 
-
-def epochs_for_steps(steps: int, n_samples: int, batch_size: int) -> int:
-    """The fewest epochs (at least one) that make at least ``steps`` optimizer steps.
-
-    Parameters
+    Attributes
     ----------
     steps : int
-    n_samples : int
-        Rows in the data.
-    batch_size : int
-
-    Returns
-    -------
-    int
-        ``max(1, ceil(steps / ceil(n_samples / batch_size)))``.
+    small_data_epochs : int
+    epochs_per_batch : float
     """
-    batches_per_epoch = math.ceil(n_samples / batch_size)
-    return max(1, math.ceil(steps / batches_per_epoch))
+
+    steps: int
+    small_data_epochs: int
+    epochs_per_batch: float
+
+    def epochs(self, n_samples: int, batch_size: int) -> int:
+        """``min(ceil(steps / b), max(small_data_epochs, floor(epochs_per_batch b)))``, b = ceil(n / batch_size).
+
+        Parameters
+        ----------
+        n_samples : int
+            Rows in the data.
+        batch_size : int
+
+        Returns
+        -------
+        int
+        """
+        batches = math.ceil(n_samples / batch_size)
+        most = max(self.small_data_epochs, math.floor(self.epochs_per_batch * batches))
+        return min(math.ceil(self.steps / batches), most)
+
+
+AUTO_LAYER_EPOCHS = StepBudget(steps=2_500, small_data_epochs=10, epochs_per_batch=1.5)
+"""``layer_epochs="auto"``: 10 epochs on MNIST (274 batches), 60 on 10,000 rows (40 batches),
+12 on the 1,797 digits, 10 on the 178 wines."""
+AUTO_FINETUNE_EPOCHS = StepBudget(steps=8_000, small_data_epochs=30, epochs_per_batch=5)
+"""``finetune_epochs="auto"``: 30 epochs on MNIST, 200 on 10,000 rows, 40 on the digits, 30 on the
+wines, 3 on a million rows.
+
+Measured: on a random 10,000 MNIST images, 10 and 30 epochs gave N2D 0.77 ACC, 63 and 200 gave
+0.94 to 0.95. Steps alone (no cap) gave the digits 313 and 1,000 epochs and, on two seeds of five,
+a collapsed embedding (N2D ACC 0.16); the wine table lost 0.07 ACC with 60 and 200.
+"""
 
 
 @dataclass(frozen=True)
