@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from memory import PhaseMemory
 
 from decluster import DEC, IDEC, N2D, evaluate
-from decluster.training.device import resolve_precision
 from decluster.data.datasets import load_dataset
-from memory import PhaseMemory
+from decluster.training.device import resolve_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

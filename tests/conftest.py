@@ -1,3 +1,9 @@
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -48,3 +54,36 @@ def make_dec():
 def fitted_dec(digits_small):
     X, _ = digits_small
     return _make_dec().fit(X)
+
+
+FIT_CHILD = Path(__file__).with_name("fit_child.py")
+
+
+def run_fit_child(params: dict, data: Path, checkpoint_dir: Path | None, kill_at: str | None, resume: bool,
+                  out: Path) -> subprocess.CompletedProcess:
+    """One fit in a child process (see fit_child.py): killed by SIGKILL at a log message, or not."""
+    command = [sys.executable, str(FIT_CHILD), str(data), json.dumps(params), str(checkpoint_dir or "-"),
+               kill_at or "-", "1" if resume else "0", str(out)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def kill_and_resume(tmp_path):
+    """Fit ``params`` on ``X`` three times in child processes: uninterrupted; killed by SIGKILL at
+    the log message ``kill_at`` with checkpoints on; resumed from that checkpoint. Returns the
+    checkpoint's config as the kill left it, the uninterrupted labels and the resumed labels."""
+
+    def run(params: dict, X: np.ndarray, kill_at: str) -> tuple[dict, np.ndarray, np.ndarray]:
+        data, checkpoint = tmp_path / "data.npy", tmp_path / "checkpoint"
+        np.save(data, X)
+        reference = run_fit_child(params, data, None, None, False, tmp_path / "reference.npy")
+        assert reference.returncode == 0, reference.stderr
+        killed = run_fit_child(params, data, checkpoint, kill_at, False, tmp_path / "labels.npy")
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        assert not (tmp_path / "labels.npy").exists()
+        config = json.loads((checkpoint / "config.json").read_text())
+        resumed = run_fit_child(params, data, checkpoint, None, True, tmp_path / "labels.npy")
+        assert resumed.returncode == 0, resumed.stderr
+        return config, np.load(tmp_path / "reference.npy"), np.load(tmp_path / "labels.npy")
+
+    return run

@@ -13,9 +13,9 @@ import torch
 
 from decluster import DEC
 from decluster.data.batching import BatchCursor
-from decluster.training.checkpoint import CHECKPOINT_KIND, LoopState, optimizer_state, restore_optimizer
 from decluster.exceptions import CheckpointError, DivergenceError, FitInterrupted
 from decluster.io.model_folder import read_model
+from decluster.training.checkpoint import CHECKPOINT_KIND, LoopState, optimizer_state, restore_optimizer
 
 CHILD = Path(__file__).with_name("fit_child.py")
 SCRIPT = Path(sys.executable).parent / "decluster"

@@ -10,8 +10,8 @@ from sklearn.datasets import load_wine
 
 from decluster import DEC
 from decluster.cli.commands import build_parser, main
-from decluster.data.preprocessing import fit_scaling
 from decluster.cli.runconfig import explicit_parameters, run_options
+from decluster.data.preprocessing import fit_scaling
 
 TINY = ["--quiet", "--no-plots", "--hidden-dims", "16", "--embedding-dim", "3", "--layer-epochs", "2",
         "--finetune-epochs", "3", "--n-init", "2", "--max-iter", "20", "--update-interval", "5",

@@ -1,5 +1,4 @@
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -7,7 +6,14 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from decluster.nn.student_t import (cluster_frequencies, label_change_fraction, log_soft_assignment, soft_assignment, squared_distances, target_distribution)
+from decluster.nn.student_t import (
+    cluster_frequencies,
+    label_change_fraction,
+    log_soft_assignment,
+    soft_assignment,
+    squared_distances,
+    target_distribution,
+)
 from decluster.objectives import kl_divergence
 from decluster.training.clustering import refine_clusters
 from decluster.training.settings import ClusteringSettings

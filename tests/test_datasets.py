@@ -12,7 +12,14 @@ import sklearn.datasets
 from sklearn.utils import Bunch
 
 from decluster.data import datasets
-from decluster.data.datasets import (IDX_FILES, DatasetError, available_datasets, load_dataset, load_features, load_labels)
+from decluster.data.datasets import (
+    IDX_FILES,
+    DatasetError,
+    available_datasets,
+    load_dataset,
+    load_features,
+    load_labels,
+)
 
 # the real MNIST, where a checkout sits next to a shared data folder (skipped elsewhere)
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"

@@ -14,9 +14,9 @@ from sklearn.exceptions import NotFittedError
 
 import decluster.estimators.dec as estimator_module
 from decluster import DEC
+from decluster.exceptions import CheckpointError, DivergenceError
 from decluster.training.device import resolve_precision
 from decluster.training.progress import progress
-from decluster.exceptions import CheckpointError, DivergenceError
 
 SMALL = dict(n_clusters=3, hidden_dims=(8,), embedding_dim=2, layer_epochs=1, finetune_epochs=1, n_init=1,
              max_iter=4, update_interval=2, device="cpu", precision="float32", random_state=0)

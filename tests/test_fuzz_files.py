@@ -27,9 +27,9 @@ from safetensors.torch import load, save
 
 from decluster import DEC
 from decluster.cli.commands import main
-from decluster.exceptions import CheckpointError
-from decluster.estimators.persistence import save_dec
 from decluster.data.preprocessing import InputSpec, fit_scaling
+from decluster.estimators.persistence import save_dec
+from decluster.exceptions import CheckpointError
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 

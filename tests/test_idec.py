@@ -1,11 +1,5 @@
 """IDEC: DEC's clustering with the decoder's reconstruction loss kept (Guo et al., IJCAI 2017)."""
 
-import json
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,8 +7,6 @@ from sklearn.base import clone
 
 from decluster import DEC, IDEC, cluster_accuracy
 from decluster.objectives import idec_loss, mean_squared_error
-
-CHILD = Path(__file__).with_name("fit_child.py")
 
 
 def test_mean_squared_error_by_hand():
@@ -76,21 +68,7 @@ PARAMS = dict(estimator="IDEC", n_clusters=10, hidden_dims=[64, 64], layer_epoch
               precision="float32", random_state=3)
 
 
-def _child(data: Path, checkpoint_dir: Path | None, kill_at: str | None, resume: bool, out: Path):
-    return subprocess.run([sys.executable, str(CHILD), str(data), json.dumps(PARAMS), str(checkpoint_dir or "-"),
-                           kill_at or "-", "1" if resume else "0", str(out)], capture_output=True, text=True,
-                          timeout=300)
-
-
-def test_idec_sigkill_in_clustering_then_resume_gives_the_same_labels(digits, tmp_path):
-    data = tmp_path / "digits.npy"
-    np.save(data, digits[0][:500])
-    reference = _child(data, None, None, False, tmp_path / "reference.npy")
-    assert reference.returncode == 0, reference.stderr
-    killed = _child(data, tmp_path / "checkpoint", "iteration 60:", False, tmp_path / "labels.npy")
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    config = json.loads((tmp_path / "checkpoint" / "config.json").read_text())
+def test_idec_sigkill_in_clustering_then_resume_gives_the_same_labels(digits, kill_and_resume):
+    config, reference, resumed = kill_and_resume(PARAMS, digits[0][:500], "iteration 60:")
     assert config["stage"] == "clustering" and config["loop"] is not None
-    resumed = _child(data, tmp_path / "checkpoint", None, True, tmp_path / "labels.npy")
-    assert resumed.returncode == 0, resumed.stderr
-    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), np.load(tmp_path / "reference.npy"))
+    np.testing.assert_array_equal(resumed, reference)

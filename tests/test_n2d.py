@@ -1,11 +1,6 @@
 """N2D: autoencoder embedding, UMAP, Gaussian mixture; new points placed from their neighbours."""
 
 import builtins
-import json
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,12 +9,11 @@ from sklearn.base import clone
 from sklearn.mixture import GaussianMixture
 
 from decluster import DEC, N2D, cluster_accuracy
-from decluster.nn.manifold import mixture_log_posterior, place_on_manifold
 from decluster.estimators.n2d import UMAP_INSTALL_HINT
+from decluster.nn.manifold import mixture_log_posterior, place_on_manifold
 
 pytest.importorskip("umap")
 
-CHILD = Path(__file__).with_name("fit_child.py")
 
 PRETRAIN_ONLY = ("n_init", "update_interval", "max_iter", "batch_size", "lr", "momentum", "tol", "alpha")
 
@@ -144,22 +138,7 @@ N2D_PARAMS = dict(estimator="N2D", n_clusters=10, hidden_dims=[64, 64], layer_ep
                   pretrain_batch_size=64, device="cpu", precision="float32", random_state=3)
 
 
-def _n2d_child(data: Path, checkpoint_dir: Path | None, kill_at: str | None, resume: bool, out: Path):
-    return subprocess.run([sys.executable, str(CHILD), str(data), json.dumps(N2D_PARAMS), str(checkpoint_dir or "-"),
-                           kill_at or "-", "1" if resume else "0", str(out)], capture_output=True, text=True,
-                          timeout=300)
-
-
-def test_n2d_sigkill_in_pretraining_then_resume_gives_the_same_labels(digits, tmp_path):
-    data = tmp_path / "digits.npy"
-    np.save(data, digits[0][:500])
-    reference = _n2d_child(data, None, None, False, tmp_path / "reference.npy")
-    assert reference.returncode == 0, reference.stderr
-    killed = _n2d_child(data, tmp_path / "checkpoint", "fine-tuning epoch 2/4", False, tmp_path / "labels.npy")
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    config = json.loads((tmp_path / "checkpoint" / "config.json").read_text())
+def test_n2d_sigkill_in_pretraining_then_resume_gives_the_same_labels(digits, kill_and_resume):
+    config, reference, resumed = kill_and_resume(N2D_PARAMS, digits[0][:500], "fine-tuning epoch 2/4")
     assert config["stage"] == "fine-tuning" and config["loop"] is not None
-    resumed = _n2d_child(data, tmp_path / "checkpoint", None, True, tmp_path / "labels.npy")
-    assert resumed.returncode == 0, resumed.stderr
-    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), np.load(tmp_path / "reference.npy"))
-    assert json.loads((tmp_path / "checkpoint" / "config.json").read_text())["stage"] == "manifold"
+    np.testing.assert_array_equal(resumed, reference)

@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from decluster import ClusteringHistory, cluster_accuracy
-from decluster import plotting
-from decluster.plotting import (matched_confusion, plot_confusion, plot_embedding, plot_training_curves, save_figure)
+from decluster import ClusteringHistory, cluster_accuracy, plotting
+from decluster.plotting import (
+    matched_confusion,
+    plot_confusion,
+    plot_embedding,
+    plot_training_curves,
+    save_figure,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -9,8 +9,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from decluster import DEC
-from decluster.estimators.persistence import save_dec
 from decluster.data.preprocessing import FeatureScaling, InputSpec, fit_scaling
+from decluster.estimators.persistence import save_dec
 
 # Column 0: mean 1, standard deviation 1, range [0, 2]; column 1: mean 4, deviation 2, range
 # [2, 6]; column 2 is constant, so its factor is 1 and it maps to 0 (or to 5 - 5 = 0).

@@ -1,12 +1,12 @@
 """decluster: Deep Embedded Clustering (Xie, Girshick & Farhadi, ICML 2016) on PyTorch."""
 
-from decluster.nn.autoencoder import StackedAutoencoder
-from decluster.training.clustering import ClusteringHistory
 from decluster.estimators.dec import DEC
 from decluster.estimators.idec import IDEC
 from decluster.estimators.n2d import N2D
 from decluster.exceptions import CheckpointError, DivergenceError, FitInterrupted
 from decluster.metrics import ClusteringScores, cluster_accuracy, evaluate
+from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.training.clustering import ClusteringHistory
 
 __version__ = "0.1.0"
 

@@ -29,8 +29,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 from sklearn.manifold import TSNE
 from sklearn.utils import check_random_state
 
-from decluster.metrics import _check_label_pair, match_labels
 from decluster.io.files import atomic_write_bytes
+from decluster.metrics import _check_label_pair, match_labels
 
 EMBEDDING_METHODS = ("auto", "tsne", "umap")
 """Accepted values of ``plot_embedding``'s ``method``."""

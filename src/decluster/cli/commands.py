@@ -18,18 +18,25 @@ from pathlib import Path
 import numpy as np
 
 from decluster import __version__
+from decluster.cli.runconfig import (
+    ESTIMATORS,
+    SCALE_CHOICES,
+    add_parameter_flags,
+    config_text,
+    estimator_defaults,
+    explicit_parameters,
+    run_options,
+)
+from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
 from decluster.estimators.dec import DEC
-from decluster.training.checkpoint import check_checkpoint_folder
-from decluster.exceptions import FitInterrupted
-from decluster.metrics import evaluate
-from decluster.io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
-from decluster.io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
-from decluster.io.model_folder import check_model_folder
-from decluster.io.model_folder import folder_kind
 from decluster.estimators.n2d import N2D
 from decluster.estimators.persistence import MODEL_KINDS, save_dec, save_n2d
-from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
-from decluster.cli.runconfig import (ESTIMATORS, SCALE_CHOICES, add_parameter_flags, config_text, estimator_defaults, explicit_parameters, run_options)
+from decluster.exceptions import FitInterrupted
+from decluster.io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
+from decluster.io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
+from decluster.io.model_folder import check_model_folder, folder_kind
+from decluster.metrics import evaluate
+from decluster.training.checkpoint import check_checkpoint_folder
 
 logger = logging.getLogger("decluster")
 

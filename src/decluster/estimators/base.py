@@ -21,13 +21,28 @@ from sklearn.utils.validation import validate_data
 
 from decluster.estimators.persistence import params_to_json
 from decluster.estimators.validation import (
-    AutoOr, Choice, InstanceOf, Integer, Real, Resolved, Widths, check_parameters, check_real)
+    AutoOr,
+    Choice,
+    InstanceOf,
+    Integer,
+    Real,
+    Resolved,
+    Widths,
+    check_parameters,
+    check_real,
+)
 from decluster.nn.autoencoder import StackedAutoencoder
 from decluster.training.checkpoint import FitSession
 from decluster.training.device import PRECISIONS
 from decluster.training.pretraining import pretrain_autoencoder, pretraining_stages
 from decluster.training.settings import (
-    AUTO_FINETUNE_EPOCHS, AUTO_LAYER_EPOCHS, LR_SCHEDULES, OPTIMIZERS, PRETRAIN_MODES, PretrainSettings)
+    AUTO_FINETUNE_EPOCHS,
+    AUTO_LAYER_EPOCHS,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    PRETRAIN_MODES,
+    PretrainSettings,
+)
 
 phase_logger = logging.getLogger("decluster.phases")
 

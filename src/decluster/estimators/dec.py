@@ -13,7 +13,12 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from decluster.data.batching import map_in_batches
-from decluster.estimators.base import PRETRAINING_CHECKS, CheckpointOptions, DeepClusteringEstimator, stopwatch
+from decluster.estimators.base import (
+    PRETRAINING_CHECKS,
+    CheckpointOptions,
+    DeepClusteringEstimator,
+    stopwatch,
+)
 from decluster.estimators.persistence import load_dec, save_dec
 from decluster.estimators.validation import Integer, Real
 from decluster.nn.autoencoder import StackedAutoencoder

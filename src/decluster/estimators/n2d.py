@@ -12,7 +12,12 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
 from decluster.data.batching import map_in_batches
-from decluster.estimators.base import PRETRAINING_CHECKS, CheckpointOptions, DeepClusteringEstimator, stopwatch
+from decluster.estimators.base import (
+    PRETRAINING_CHECKS,
+    CheckpointOptions,
+    DeepClusteringEstimator,
+    stopwatch,
+)
 from decluster.estimators.persistence import load_n2d, save_n2d
 from decluster.estimators.validation import Integer, OrNone, Real
 from decluster.nn.autoencoder import StackedAutoencoder

@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from decluster.training.device import resolve_device
-from decluster.nn.autoencoder import StackedAutoencoder, state_shapes
-from decluster.training.clustering import ClusteringHistory
+from decluster.data.preprocessing import InputSpec
 from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 from decluster.io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
-from decluster.data.preprocessing import InputSpec
-
+from decluster.nn.autoencoder import StackedAutoencoder, state_shapes
+from decluster.training.clustering import ClusteringHistory
+from decluster.training.device import resolve_device
 
 MODEL_KINDS = ("DEC", "IDEC", "N2D")
 """Kinds of saved model that may replace one another in a folder."""

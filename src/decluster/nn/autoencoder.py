@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 
-
 def _linear(n_in: int, n_out: int, generator: torch.Generator | None) -> nn.Linear:
     """A linear layer initialised like PyTorch's default, from ``generator``."""
     layer = nn.utils.skip_init(nn.Linear, n_in, n_out)

@@ -25,11 +25,18 @@ import torch
 from torch import nn
 
 from decluster.data.batching import BatchCursor
-from decluster.io.checks import conform, expect_int, expect_list, expect_number, expect_object, expect_str
 from decluster.exceptions import CheckpointError, DivergenceError, FitInterrupted
+from decluster.io.checks import conform, expect_int, expect_list, expect_number, expect_object, expect_str
 from decluster.io.files import signal_handlers
 from decluster.io.folders import created_folder, folder_is_new, folder_lock
-from decluster.io.model_folder import (CONFIG_FILE, add_prefix, folder_kind, read_model, strip_prefix, write_model)
+from decluster.io.model_folder import (
+    CONFIG_FILE,
+    add_prefix,
+    folder_kind,
+    read_model,
+    strip_prefix,
+    write_model,
+)
 
 logger = logging.getLogger(__name__)
 

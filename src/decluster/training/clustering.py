@@ -13,11 +13,16 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
+from decluster.data.batching import BatchCursor
 from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 from decluster.nn.student_t import (
-    TargetSnapshot, compute_snapshot, label_change_fraction, log_soft_assignment, soft_assignments)
+    TargetSnapshot,
+    compute_snapshot,
+    label_change_fraction,
+    log_soft_assignment,
+    soft_assignments,
+)
 from decluster.objectives import idec_loss, kl_divergence, mean_squared_error
-from decluster.data.batching import BatchCursor
 from decluster.training.checkpoint import FitSession, LoopState
 from decluster.training.device import in_precision
 from decluster.training.loop import Optimization, run_loop

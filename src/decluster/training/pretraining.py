@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from decluster.data.batching import BatchCursor, map_in_batches
 from decluster.io.checks import expect_int, expect_list, expect_number
 from decluster.nn.autoencoder import StackedAutoencoder
 from decluster.objectives import reconstruction_error
-from decluster.data.batching import BatchCursor, map_in_batches
 from decluster.training.checkpoint import FitSession, LoopState
 from decluster.training.device import in_precision
 from decluster.training.loop import Optimization, run_loop
