@@ -124,8 +124,9 @@ def load_input(args: argparse.Namespace, default_dataset: str | None = None):
 
 
 def _resolve_scale(scale: str, args: argparse.Namespace, X: np.ndarray) -> str:
-    """``auto``: none for a named data set (scaled as in the DEC paper); for a --data file,
-    standard if its columns are in mixed units (:func:`~decluster.preprocessing.choose_scaling`)."""
+    """``auto``: none for a named data set (scaled as in the DEC paper); for a --data file, standard
+    if its columns are in mixed units, else global
+    (:func:`~decluster.data.preprocessing.choose_scaling`)."""
     if scale != "auto":
         return scale
     return choose_scaling(X) if args.data is not None else "none"

@@ -165,7 +165,7 @@ def _estimator(cls, params: Any):
 def load_dec(cls, path: str | os.PathLike, device="auto"):
     """Rebuild a fitted ``cls`` (:class:`~decluster.DEC`) from the folder ``path``.
 
-    The model's ``input_spec_`` is the folder's :class:`~decluster.preprocessing.InputSpec`,
+    The model's ``input_spec_`` is the folder's :class:`~decluster.data.preprocessing.InputSpec`,
     or None if it has none (models saved from Python).
     """
     saved = read_model(path, kind=cls.__name__)

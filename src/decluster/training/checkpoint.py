@@ -1,7 +1,7 @@
 """Checkpoints of a running fit: when to write them, what they hold, and how a fit resumes.
 
 A checkpoint folder has the layout of a saved model (``config.json`` naming one safetensors
-file, see :mod:`decluster.persistence`), so it is written atomically and never unpickled. It
+file, see :mod:`decluster.io.model_folder`), so it is written atomically and never unpickled. It
 holds the tracked networks, the state of the random generator, the stage reached and, when
 written inside a training loop, that loop's state: optimizer and scheduler, position in the
 shuffled epoch, running loss and (in the clustering phase) the current target P. Training is
