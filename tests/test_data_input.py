@@ -328,3 +328,15 @@ def test_debug_logs_only_decluster(restore_logging):
         assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
     _configure_logging(debug=False)
     assert not logging.getLogger("decluster.phases").isEnabledFor(logging.INFO)
+
+
+def test_a_zip_archive_named_npy_is_not_read_as_labels(tmp_path):
+    """Found by the fuzz suite: np.load takes bytes starting with PK for an .npz archive."""
+    path = tmp_path / "labels.npy"
+    path.write_bytes(b"PK\x05\x06")
+    with pytest.raises(DatasetError, match="not a .npy file"):
+        load_labels(path)
+    np.savez(tmp_path / "archive.npz", y=np.arange(3))
+    (tmp_path / "archive.npz").rename(path)
+    with pytest.raises(DatasetError, match="not a .npy file"):
+        load_labels(path)

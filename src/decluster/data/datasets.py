@@ -920,6 +920,8 @@ def load_labels(path: str | os.PathLike, *, column: str | int | None = None,
 
 
 def _read_npy_vector(path: Path) -> np.ndarray:
+    if _read_head(path, 6) != b"\x93NUMPY":  # np.load would take a zip archive for an .npz
+        raise DatasetError(f"{path}: not a .npy file (no NumPy header)")
     try:
         values = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
