@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -77,3 +78,22 @@ def test_config_toml_repeats_the_method(runs):
 def test_help_names_each_methods_default():
     text = build_parser()._subparsers._group_actions[0].choices["fit"].format_help()
     assert "idec 0.001" in " ".join(text.split()) and "idec only" in " ".join(text.split())
+
+
+def test_augment_on_a_named_image_data_set_knows_its_shape(tmp_path):
+    out = tmp_path / "aug"
+    assert main(["fit", "--dataset", "digits", "--augment", "--out", str(out), *TINY, *CLUSTERING]) == 0
+    config = (out / "config.toml").read_text()
+    assert "augment = true" in config and "image_shape = [8, 8]" in config
+    model = DEC.load(out / "model", device="cpu")
+    assert model.augment is True and tuple(model.image_shape) == (8, 8)
+
+
+def test_augment_of_a_file_needs_its_image_shape(tmp_path, capsys, digits):
+    data = tmp_path / "images.npy"
+    np.save(data, digits[0][:200])
+    assert main(["fit", "--data", str(data), "--augment", "--out", str(tmp_path / "o"), *TINY]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "needs image_shape" in error
+    assert main(["fit", "--data", str(data), "--augment", "--image-shape", "8", "8", "--n-clusters", "10",
+                 "--out", str(tmp_path / "o2"), *TINY, *CLUSTERING]) == 0

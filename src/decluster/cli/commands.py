@@ -264,6 +264,7 @@ def command_fit(args: argparse.Namespace) -> int:
     options["scale"] = spec.scaling.kind
     if y is not None and "n_clusters" not in explicit_parameters(args):
         parameters["n_clusters"] = int(np.unique(y).size)
+    parameters["image_shape"] = parameters.get("image_shape") or _named_image_shape(args.dataset)
     out = args.out
     checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
     _check_fit_outputs(args, checkpoint_dir, estimator)
@@ -288,6 +289,13 @@ def command_fit(args: argparse.Namespace) -> int:
         record_files(out, [*files, *(picture.name for picture in pictures)])
     _print_fit_summary(metrics, out, pictures)
     return 0
+
+
+def _named_image_shape(name: str | None) -> tuple[int, int] | None:
+    """``(height, width)`` of a named image data set (for ``--augment``), else None."""
+    from decluster.data.datasets import IMAGE_SHAPES
+
+    return IMAGE_SHAPES.get(name)
 
 
 def _method_parameters(args: argparse.Namespace, method: str) -> dict:

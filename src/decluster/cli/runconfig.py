@@ -22,6 +22,9 @@ except ModuleNotFoundError:  # Python 3.10
 # and progress output follows --quiet.
 _NOT_FLAGS = ("autoencoder", "verbose")
 
+# Parameters without a default that take several integers (``--image-shape 28 28``).
+_SEQUENCE_PARAMETERS = ("image_shape",)
+
 SCALE_CHOICES = ("auto", "standard", "minmax", "global", "none")
 ESTIMATORS = {"dec": DEC, "idec": IDEC, "n2d": N2D}
 """The clustering methods of ``--method``, by name."""
@@ -79,8 +82,11 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
     for name, default in estimator_defaults().items():
         flag = "--" + name.replace("_", "-")
         text = f"{helps.get(name, '')} (default: {_default_text(name)})"
-        if isinstance(default, tuple):
+        if isinstance(default, tuple) or name in _SEQUENCE_PARAMETERS:
             group.add_argument(flag, dest=name, type=int, nargs="+", default=argparse.SUPPRESS, help=text)
+        elif isinstance(default, bool):
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=text)
         elif default is None:  # random_state, n_components: an integer when given
             group.add_argument(flag, dest=name, type=int, default=argparse.SUPPRESS, help=text)
         elif default == "auto" and name.endswith("_epochs"):
@@ -123,8 +129,9 @@ def explicit_parameters(namespace: argparse.Namespace) -> dict[str, Any]:
     explicit = read_config(namespace.config) if getattr(namespace, "config", None) else {}
     explicit = {name: value for name, value in explicit.items() if name not in RUN_OPTIONS}
     explicit.update({name: getattr(namespace, name) for name in estimator_defaults() if hasattr(namespace, name)})
-    if "hidden_dims" in explicit:
-        explicit["hidden_dims"] = tuple(explicit["hidden_dims"])
+    for name in ("hidden_dims", *_SEQUENCE_PARAMETERS):
+        if name in explicit:
+            explicit[name] = tuple(explicit[name])
     return explicit
 
 

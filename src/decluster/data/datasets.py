@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 DATASET_NAMES: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "usps", "reuters10k")
 
+IMAGE_SHAPES: dict[str, tuple[int, int]] = {"digits": (8, 8), "mnist": (28, 28), "fashion-mnist": (28, 28),
+                                            "usps": (16, 16)}
+"""``(height, width)`` of the named data sets that hold images (one channel, rows row-major)."""
+
 BASE_URLS: dict[str, str] = {
     "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",

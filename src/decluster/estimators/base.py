@@ -19,12 +19,16 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
+from decluster.data.augmentation import ImageAugmentation, image_shape_of
 from decluster.estimators.persistence import params_to_json
 from decluster.estimators.validation import (
     AutoOr,
+    Bool,
     Choice,
+    ImageShape,
     InstanceOf,
     Integer,
+    OrNone,
     Real,
     Resolved,
     Widths,
@@ -59,6 +63,8 @@ PRETRAINING_CHECKS: dict[str, Any] = {
     "pretrain_lr_schedule": Choice(LR_SCHEDULES),
     "pretrain_batch_size": Integer(1),
     "dropout": Real(0, 1, "left"),
+    "augment": Bool(),
+    "image_shape": OrNone(ImageShape()),
     "autoencoder": InstanceOf(StackedAutoencoder),
     "device": Resolved("by resolve_device in fit"),
     "precision": Choice(PRECISIONS),
@@ -128,7 +134,24 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         self._checked_params()
 
     @staticmethod
-    def _pretrain_settings(params: dict[str, Any], precision: str, n_samples: int) -> PretrainSettings:
+    def _augmentation(params: dict[str, Any], n_features: int) -> ImageAugmentation | None:
+        """The DEC-DA augmentation of ``augment=True`` for images of ``image_shape``, or None.
+
+        Raises
+        ------
+        ValueError
+            If ``augment`` is set without an ``image_shape``, or the shape does not hold
+            ``n_features`` values.
+        """
+        if not params["augment"]:
+            return None
+        if params["image_shape"] is None:
+            raise ValueError("augment=True needs image_shape=(height, width) or (height, width, channels)")
+        return ImageAugmentation(image_shape_of(params["image_shape"], n_features))
+
+    @staticmethod
+    def _pretrain_settings(params: dict[str, Any], precision: str, n_samples: int,
+                           augmentation: ImageAugmentation | None = None) -> PretrainSettings:
         """The checked pretraining parameters as :class:`PretrainSettings`, ``"auto"`` epochs
         resolved for ``n_samples`` rows (see :class:`~decluster.training.settings.StepBudget`)."""
         budgets = {"layer_epochs": AUTO_LAYER_EPOCHS, "finetune_epochs": AUTO_FINETUNE_EPOCHS}
@@ -138,7 +161,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
             mode=params["pretrain"], layer_epochs=epochs["layer_epochs"], finetune_epochs=epochs["finetune_epochs"],
             optimizer=params["pretrain_optimizer"], lr=params["pretrain_lr"],
             lr_schedule=params["pretrain_lr_schedule"], batch_size=params["pretrain_batch_size"],
-            dropout=params["dropout"], precision=precision,
+            dropout=params["dropout"], precision=precision, augmentation=augmentation,
         )
 
     def _seeds(self, count: int) -> list[int]:

@@ -12,6 +12,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
+from decluster.data.augmentation import ImageAugmentation
 from decluster.data.batching import map_in_batches
 from decluster.estimators.base import (
     PRETRAINING_CHECKS,
@@ -81,6 +82,14 @@ class DEC(DeepClusteringEstimator):
         Mini-batch size of the pretraining.
     dropout : float, default=0.2
         Dropout rate used as corruption in layer-wise pretraining.
+    augment : bool, default=False
+        Train on randomly shifted (up to 10% of each side) and rotated (up to 10 degrees) copies
+        of the images, drawn per image and batch from ``random_state`` (DEC-DA, Guo et al. 2018):
+        pretraining reconstructs augmented images, and the clustering phase fits Q of augmented
+        batches to the target P of the clean ones. Needs ``image_shape``.
+    image_shape : tuple of int, optional
+        ``(height, width)`` or ``(height, width, channels)`` of each row of X (flattened row-major,
+        channels last); used by ``augment``.
     autoencoder : StackedAutoencoder, optional
         An already trained autoencoder. It is copied, never modified, and pretraining
         is skipped; ``hidden_dims`` and ``embedding_dim`` are then ignored.
@@ -178,6 +187,8 @@ class DEC(DeepClusteringEstimator):
         pretrain_lr_schedule: str = "cosine",
         pretrain_batch_size: int = 256,
         dropout: float = 0.2,
+        augment: bool = False,
+        image_shape=None,
         autoencoder: StackedAutoencoder | None = None,
         n_init: int = 20,
         update_interval: int = 140,
@@ -203,6 +214,8 @@ class DEC(DeepClusteringEstimator):
         self.pretrain_lr_schedule = pretrain_lr_schedule
         self.pretrain_batch_size = pretrain_batch_size
         self.dropout = dropout
+        self.augment = augment
+        self.image_shape = image_shape
         self.autoencoder = autoencoder
         self.n_init = n_init
         self.update_interval = update_interval
@@ -217,12 +230,13 @@ class DEC(DeepClusteringEstimator):
         self.verbose = verbose
 
     @staticmethod
-    def _clustering_settings(params: dict[str, Any], precision: str) -> ClusteringSettings:
+    def _clustering_settings(params: dict[str, Any], precision: str,
+                             augmentation: ImageAugmentation | None = None) -> ClusteringSettings:
         """The checked clustering parameters as :class:`ClusteringSettings`."""
         return ClusteringSettings(
             alpha=params["alpha"], update_interval=params["update_interval"], tol=params["tol"],
             max_iter=params["max_iter"], batch_size=params["batch_size"], lr=params["lr"],
-            momentum=params["momentum"], precision=precision,
+            momentum=params["momentum"], precision=precision, augmentation=augmentation,
         )
 
     # ----------------------------------------------------------------- fitting
@@ -275,8 +289,9 @@ class DEC(DeepClusteringEstimator):
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}")
         device = resolve_device(self.device)
         precision = resolve_precision(params["precision"], device)
-        pretrain_settings = self._pretrain_settings(params, precision, X.shape[0])
-        clustering_settings = self._clustering_settings(params, precision)
+        augmentation = self._augmentation(params, X.shape[1])
+        pretrain_settings = self._pretrain_settings(params, precision, X.shape[0], augmentation)
+        clustering_settings = self._clustering_settings(params, precision, augmentation)
         logger.info("training on %s in %s", device, precision)
         seeds = self._seeds(3)
         autoencoder = self._initial_autoencoder(params, X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)

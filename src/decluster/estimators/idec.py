@@ -68,6 +68,8 @@ class IDEC(DEC):
         pretrain_lr_schedule: str = "cosine",
         pretrain_batch_size: int = 256,
         dropout: float = 0.2,
+        augment: bool = False,
+        image_shape=None,
         autoencoder: StackedAutoencoder | None = None,
         n_init: int = 20,
         update_interval: int = 140,
@@ -85,7 +87,8 @@ class IDEC(DEC):
             n_clusters, hidden_dims=hidden_dims, embedding_dim=embedding_dim, alpha=alpha, pretrain=pretrain,
             layer_epochs=layer_epochs, finetune_epochs=finetune_epochs, pretrain_optimizer=pretrain_optimizer,
             pretrain_lr=pretrain_lr, pretrain_lr_schedule=pretrain_lr_schedule,
-            pretrain_batch_size=pretrain_batch_size, dropout=dropout, autoencoder=autoencoder, n_init=n_init,
+            pretrain_batch_size=pretrain_batch_size, dropout=dropout, augment=augment, image_shape=image_shape,
+            autoencoder=autoencoder, n_init=n_init,
             update_interval=update_interval, tol=tol, max_iter=max_iter, batch_size=batch_size, lr=lr,
             momentum=momentum, device=device, precision=precision, random_state=random_state, verbose=verbose,
         )
@@ -93,9 +96,9 @@ class IDEC(DEC):
         self.clustering_optimizer = clustering_optimizer
 
     @staticmethod
-    def _clustering_settings(params: dict[str, Any], precision: str) -> ClusteringSettings:
+    def _clustering_settings(params: dict[str, Any], precision: str, augmentation=None) -> ClusteringSettings:
         """DEC's settings with IDEC's optimizer and gamma."""
-        return dataclasses.replace(DEC._clustering_settings(params, precision),
+        return dataclasses.replace(DEC._clustering_settings(params, precision, augmentation),
                                    optimizer=params["clustering_optimizer"], gamma=params["gamma"])
 
     def _networks_to_refine(self, autoencoder: StackedAutoencoder,

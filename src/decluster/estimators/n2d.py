@@ -64,9 +64,10 @@ class N2D(DeepClusteringEstimator):
         10,000-image MNIST subset, three single starts gave ACC 0.81, 0.83 and 0.95 on one
         manifold, where 5 or 20 restarts gave 0.95 every time.
     hidden_dims, embedding_dim, pretrain, layer_epochs, finetune_epochs, pretrain_optimizer, \
-pretrain_lr, pretrain_lr_schedule, pretrain_batch_size, dropout, autoencoder, device, precision, \
-random_state, verbose
-        As :class:`~decluster.DEC`: the autoencoder and its pretraining.
+pretrain_lr, pretrain_lr_schedule, pretrain_batch_size, dropout, augment, image_shape, autoencoder, \
+device, precision, random_state, verbose
+        As :class:`~decluster.DEC`: the autoencoder and its pretraining (``augment`` acts on the
+        pretraining only).
 
     Attributes
     ----------
@@ -104,6 +105,8 @@ random_state, verbose
         pretrain_lr_schedule: str = "cosine",
         pretrain_batch_size: int = 256,
         dropout: float = 0.2,
+        augment: bool = False,
+        image_shape=None,
         autoencoder: StackedAutoencoder | None = None,
         device="auto",
         precision: str = "auto",
@@ -125,6 +128,8 @@ random_state, verbose
         self.pretrain_lr_schedule = pretrain_lr_schedule
         self.pretrain_batch_size = pretrain_batch_size
         self.dropout = dropout
+        self.augment = augment
+        self.image_shape = image_shape
         self.autoencoder = autoencoder
         self.device = device
         self.precision = precision
@@ -175,7 +180,8 @@ random_state, verbose
         umap_class = _umap_class()
         device = resolve_device(self.device)
         precision = resolve_precision(params["precision"], device)
-        settings, seeds = self._pretrain_settings(params, precision, X.shape[0]), self._seeds(3)
+        settings = self._pretrain_settings(params, precision, X.shape[0], self._augmentation(params, X.shape[1]))
+        seeds = self._seeds(3)
         autoencoder = self._initial_autoencoder(params, X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)
         session = self._open_session(X, autoencoder, settings.mode, seeds, {"device": device.type, "precision": precision},
                                      CheckpointOptions(checkpoint_dir, resume, checkpoint_interval))

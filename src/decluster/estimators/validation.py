@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sklearn.utils.validation import check_scalar
 
 
@@ -111,6 +112,26 @@ class OrNone:
 
     def __call__(self, value, name: str):
         return None if value is None else self.inner(value, name)
+
+
+@dataclass(frozen=True)
+class Bool:
+    """``True`` or ``False`` (NumPy booleans too)."""
+
+    def __call__(self, value, name: str) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r:.40}")
+        return bool(value)
+
+
+@dataclass(frozen=True)
+class ImageShape:
+    """``(height, width)`` or ``(height, width, channels)``: two or three positive integers."""
+
+    def __call__(self, value, name: str) -> tuple[int, ...]:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) not in (2, 3):
+            raise ValueError(f"{name} must be (height, width) or (height, width, channels), got {value!r:.60}")
+        return tuple(check_positive_int(side, f"{name}[{index}]") for index, side in enumerate(value))
 
 
 @dataclass(frozen=True)

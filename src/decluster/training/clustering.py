@@ -122,13 +122,17 @@ class ClusteringObjective:
     settings : ClusteringSettings
     decoder : torch.nn.Module, optional
         Maps (b, d) to (b, n_features); trained in place (IDEC).
+    generator : torch.Generator, optional
+        Source of the augmentation's draws (needed with ``settings.augmentation``).
     """
 
     stage = "clustering"
 
     def __init__(self, encoder: nn.Module, centers: nn.Parameter, data: torch.Tensor,
-                 settings: ClusteringSettings, decoder: nn.Module | None = None) -> None:
+                 settings: ClusteringSettings, decoder: nn.Module | None = None,
+                 generator: torch.Generator | None = None) -> None:
         self.encoder, self.centers, self.data, self.settings = encoder, centers, data, settings
+        self.generator = generator
         self.title = "DEC clustering" if decoder is None else "IDEC clustering"
         self._encode = in_precision(encoder, settings.precision)
         self._decode = None if decoder is None else in_precision(decoder, settings.precision)
@@ -140,7 +144,10 @@ class ClusteringObjective:
         encoder.train()
 
     def batch_loss(self, index: torch.Tensor) -> torch.Tensor:
-        batch, z = self.data[index], self._encode(self.data[index])
+        batch = self.data[index]
+        if self.settings.augmentation is not None:  # Q of the augmented images, P of the clean ones
+            batch = self.settings.augmentation(batch, self.generator)
+        z = self._encode(batch)
         kl = kl_divergence(self.snapshot.target[index], log_soft_assignment(z, self.centers, self.settings.alpha))
         if self._decode is None:
             return kl
@@ -233,7 +240,7 @@ def refine_clusters(
         On the same device as the encoder.
     settings : ClusteringSettings
     generator : torch.Generator
-        Shuffles the mini-batches.
+        Shuffles the mini-batches (and draws the augmentation, if any).
     verbose : bool
         Show progress.
     session : FitSession, optional
@@ -255,7 +262,7 @@ def refine_clusters(
     trained = [*encoder.parameters(), centers, *([] if decoder is None else decoder.parameters())]
     optimization = Optimization(_clustering_optimizer(trained, settings),
                                 BatchCursor(len(data), settings.batch_size, generator))
-    objective = ClusteringObjective(encoder, centers, data, settings, decoder)
+    objective = ClusteringObjective(encoder, centers, data, settings, decoder, generator)
     run_loop(objective, optimization, session, verbose)
     session.save("clustering", optimization.capture(objective), "the end of the clustering phase")
     if not objective.converged:

@@ -63,6 +63,8 @@ class ReconstructionObjective:
     batch_size : int
     lift : callable, optional
         Applied without gradients to each batch of ``inputs`` to give the rows to reconstruct.
+    augment : callable, optional
+        Applied to each batch (after ``lift``): the rows to reconstruct are the augmented ones.
     losses : list of float
         Mean :func:`~decluster.objectives.reconstruction_error` of each finished epoch.
     total : torch.Tensor of shape ()
@@ -75,6 +77,7 @@ class ReconstructionObjective:
     epochs: int
     batch_size: int
     lift: Callable[[torch.Tensor], torch.Tensor] | None = None
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None
     losses: list[float] = field(default_factory=list)
     total: torch.Tensor | None = None
 
@@ -90,6 +93,8 @@ class ReconstructionObjective:
         if self.lift is not None:
             with torch.no_grad():
                 batch = self.lift(batch)
+        if self.augment is not None:
+            batch = self.augment(batch)
         return reconstruction_error(self.reconstruct(batch), batch)
 
     def after_step(self, loss: torch.Tensor, index: torch.Tensor, cursor: BatchCursor) -> None:
@@ -132,6 +137,7 @@ def train_reconstruction(
     verbose: bool = False,
     lift: Callable[[torch.Tensor], torch.Tensor] | None = None,
     session: FitSession | None = None,
+    augment: bool = False,
 ) -> list[float]:
     """Minimise the reconstruction error of ``inputs`` by mini-batch descent.
 
@@ -155,6 +161,9 @@ def train_reconstruction(
         Applied without gradients to each batch of ``inputs`` to give the rows to reconstruct.
     session : FitSession, optional
         Checkpoints, resumes and checks for divergence.
+    augment : bool
+        Reconstruct randomly shifted and rotated images (``settings.augmentation``, drawn from
+        ``generator``); for stages whose inputs are the images.
 
     Returns
     -------
@@ -171,9 +180,11 @@ def train_reconstruction(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _lr_factor(settings.lr_schedule, step, total_steps)
     )
+    augmentation = settings.augmentation if augment else None
     objective = ReconstructionObjective(
         stage, in_precision(reconstruct, settings.precision), inputs, epochs, settings.batch_size,
-        None if lift is None else in_precision(lift, settings.precision))
+        None if lift is None else in_precision(lift, settings.precision),
+        None if augmentation is None else (lambda batch: augmentation(batch, generator)))
     optimization = Optimization(optimizer, BatchCursor(len(inputs), settings.batch_size, generator), scheduler)
     run_loop(objective, optimization, session or FitSession((stage,), {}), verbose)
     return objective.losses
@@ -232,7 +243,8 @@ def pretrain_layerwise(
         name = f"layer {depth + 1}"
         if not session.is_past(name):
             session.losses[name] = train_reconstruction(
-                denoise, parameters, kept, settings.layer_epochs, settings, generator, name, verbose, lift, session
+                denoise, parameters, kept, settings.layer_epochs, settings, generator, name, verbose, lift, session,
+                augment=depth == 0,
             )
         if depth < n_pairs - 1:
             kept, lift = _next_inputs(kept, lift, encode, autoencoder.dims[depth + 1] <= data.shape[1])
@@ -285,7 +297,7 @@ def pretrain_autoencoder(
     if not session.is_past("fine-tuning"):
         session.losses["fine-tuning"] = train_reconstruction(
             autoencoder, list(autoencoder.parameters()), data, settings.finetune_epochs,
-            settings, generator, "fine-tuning", verbose, session=session,
+            settings, generator, "fine-tuning", verbose, session=session, augment=True,
         )
     autoencoder.eval()
     return {name: session.losses[name] for name in pretraining_stages(autoencoder.dims, settings.mode)}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from decluster.data.augmentation import ImageAugmentation
+
 PRETRAIN_MODES = ("layerwise", "end-to-end")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "step", "cosine")
@@ -88,6 +90,9 @@ class PretrainSettings:
         Dropout rate used as corruption in the greedy layer-wise phase.
     precision : {"float32", "bfloat16"}
         Arithmetic of the forward and backward passes (weights always stay float32).
+    augmentation : ImageAugmentation or None
+        Random shifts and rotations of the input images, reconstructed as augmented (the first
+        layer pair and fine-tuning, whose inputs are the images).
     """
 
     mode: str = "layerwise"
@@ -99,6 +104,7 @@ class PretrainSettings:
     batch_size: int = 256
     dropout: float = 0.2
     precision: str = "float32"
+    augmentation: ImageAugmentation | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,9 @@ class ClusteringSettings:
     gamma : float or None
         None: DEC's loss KL(P || Q). A number: IDEC's loss, reconstruction + gamma KL(P || Q),
         with the decoder trained too.
+    augmentation : ImageAugmentation or None
+        Random shifts and rotations of each batch: Q (and IDEC's reconstruction) of the augmented
+        images against the target P of the clean ones (DEC-DA).
     """
 
     alpha: float = 1.0
@@ -141,3 +150,4 @@ class ClusteringSettings:
     precision: str = "float32"
     optimizer: str = "sgd"
     gamma: float | None = None
+    augmentation: ImageAugmentation | None = None
