@@ -22,6 +22,9 @@ except ModuleNotFoundError:  # Python 3.10
 # and progress output follows --quiet.
 _NOT_FLAGS = ("autoencoder", "verbose")
 
+# Other spellings of a parameter's flag.
+_ALIASES = {"architecture": ("--autoencoder",)}
+
 # Parameters without a default that take several integers (``--image-shape 28 28``).
 _SEQUENCE_PARAMETERS = ("image_shape",)
 
@@ -92,7 +95,8 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
         elif default == "auto" and name.endswith("_epochs"):
             group.add_argument(flag, dest=name, type=_auto_or_int, default=argparse.SUPPRESS, help=text)
         else:
-            group.add_argument(flag, dest=name, type=type(default), default=argparse.SUPPRESS, help=text)
+            flags = (flag, *_ALIASES.get(name, ()))
+            group.add_argument(*flags, dest=name, type=type(default), default=argparse.SUPPRESS, help=text)
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:

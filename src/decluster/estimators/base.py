@@ -35,7 +35,8 @@ from decluster.estimators.validation import (
     check_parameters,
     check_real,
 )
-from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.nn import architectures
+from decluster.nn.conv_autoencoder import CONV_CHANNELS
 from decluster.training.checkpoint import FitSession
 from decluster.training.device import PRECISIONS
 from decluster.training.pretraining import pretrain_autoencoder, pretraining_stages
@@ -65,7 +66,8 @@ PRETRAINING_CHECKS: dict[str, Any] = {
     "dropout": Real(0, 1, "left"),
     "augment": Bool(),
     "image_shape": OrNone(ImageShape()),
-    "autoencoder": InstanceOf(StackedAutoencoder),
+    "autoencoder": InstanceOf(architectures.AUTOENCODER_TYPES),
+    "architecture": Choice(architectures.ARCHITECTURES),
     "device": Resolved("by resolve_device in fit"),
     "precision": Choice(PRECISIONS),
     "random_state": Resolved("by check_random_state in fit"),
@@ -158,7 +160,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         epochs = {name: budget.epochs(n_samples, params["pretrain_batch_size"]) if params[name] == "auto"
                   else params[name] for name, budget in budgets.items()}
         return PretrainSettings(
-            mode=params["pretrain"], layer_epochs=epochs["layer_epochs"], finetune_epochs=epochs["finetune_epochs"],
+            mode=params["pretrain"] if params["architecture"] == "mlp" else "end-to-end", layer_epochs=epochs["layer_epochs"], finetune_epochs=epochs["finetune_epochs"],
             optimizer=params["pretrain_optimizer"], lr=params["pretrain_lr"],
             lr_schedule=params["pretrain_lr_schedule"], batch_size=params["pretrain_batch_size"],
             dropout=params["dropout"], precision=precision, augmentation=augmentation,
@@ -174,17 +176,28 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         return X if X.flags.writeable else np.array(X)  # torch shares memory only with writable arrays
 
     def _initial_autoencoder(self, params: dict[str, Any], n_features: int,
-                             init_generator: torch.Generator) -> StackedAutoencoder:
-        """A copy of the given autoencoder, or a new one initialised from ``init_generator``."""
+                             init_generator: torch.Generator) -> torch.nn.Module:
+        """A copy of the given autoencoder, or a new one of ``architecture`` initialised from
+        ``init_generator``."""
         given = params["autoencoder"]
         if given is None:
-            dims = (n_features, *params["hidden_dims"], params["embedding_dim"])
-            return StackedAutoencoder(dims, generator=init_generator)
-        if given.dims[0] != n_features:
-            raise ValueError(f"autoencoder expects {given.dims[0]} input features, X has {n_features}")
+            return architectures.build(self._architecture_config(params, n_features), generator=init_generator)
+        expected = architectures.n_features(architectures.check_config(given.config()))
+        if expected != n_features:
+            raise ValueError(f"autoencoder expects {expected} input features, X has {n_features}")
         return copy.deepcopy(given).eval()
 
-    def _open_session(self, X: np.ndarray, autoencoder: StackedAutoencoder, mode: str, seeds: list[int],
+    @staticmethod
+    def _architecture_config(params: dict[str, Any], n_features: int) -> dict[str, Any]:
+        """The ``config()`` of the autoencoder the parameters describe (``"conv"`` needs ``image_shape``)."""
+        if params["architecture"] == "mlp":
+            return {"kind": "mlp", "dims": [n_features, *params["hidden_dims"], params["embedding_dim"]]}
+        if params["image_shape"] is None:
+            raise ValueError("architecture='conv' needs image_shape=(height, width) or (height, width, channels)")
+        return {"kind": "conv", "image_shape": list(image_shape_of(params["image_shape"], n_features)),
+                "embedding_dim": params["embedding_dim"], "channels": list(CONV_CHANNELS)}
+
+    def _open_session(self, X: np.ndarray, autoencoder: torch.nn.Module, mode: str, seeds: list[int],
                       arithmetic: dict[str, str], options: CheckpointOptions) -> FitSession:
         """The fit's :class:`FitSession`, resumed from the checkpoint folder if asked."""
         if options.directory is not None and not isinstance(options.directory, (str, os.PathLike)):
@@ -192,7 +205,8 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         if not isinstance(options.resume, (bool, np.bool_)):
             raise TypeError(f"resume must be a bool, got {type(options.resume).__name__}")
         interval = check_real(options.interval, "checkpoint_interval", min_val=0)
-        pretraining = () if self.autoencoder is not None else pretraining_stages(autoencoder.dims, mode)
+        pretraining = () if self.autoencoder is not None else pretraining_stages(
+            autoencoder.dims if mode == "layerwise" else (), mode)
         header = {} if options.directory is None else _run_header(self, X, seeds, arithmetic)
         session = FitSession((*pretraining, *self._stages_after_pretraining), header, options.directory, interval)
         if options.resume:
@@ -202,7 +216,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         session.header.setdefault("seeds", seeds)
         return session
 
-    def _pretrain(self, autoencoder: StackedAutoencoder, data: torch.Tensor, settings: PretrainSettings,
+    def _pretrain(self, autoencoder: torch.nn.Module, data: torch.Tensor, settings: PretrainSettings,
                   generator: torch.Generator, session: FitSession) -> dict[str, list[float]]:
         """Pretrain ``autoencoder`` in place (unless it was given) and checkpoint the result."""
         session.track("autoencoder", autoencoder)

@@ -89,7 +89,13 @@ class DEC(DeepClusteringEstimator):
         batches to the target P of the clean ones. Needs ``image_shape``.
     image_shape : tuple of int, optional
         ``(height, width)`` or ``(height, width, channels)`` of each row of X (flattened row-major,
-        channels last); used by ``augment``.
+        channels last); used by ``augment`` and ``architecture="conv"``.
+    architecture : {"mlp", "conv"}, default="mlp"
+        The autoencoder, "mlp" or "conv". ``"mlp"``: the paper's stacked fully connected network
+        (``hidden_dims``). ``"conv"``: DCEC's convolutional one (Guo et al., ICONIP 2017: conv
+        32 5x5, 64 5x5, 128 3x3, each of stride 2, then a dense embedding; decoder mirrored) for
+        images of ``image_shape``, any size, pretrained end to end (``pretrain`` and
+        ``hidden_dims`` do not apply).
     autoencoder : StackedAutoencoder, optional
         An already trained autoencoder. It is copied, never modified, and pretraining
         is skipped; ``hidden_dims`` and ``embedding_dim`` are then ignored.
@@ -189,6 +195,7 @@ class DEC(DeepClusteringEstimator):
         dropout: float = 0.2,
         augment: bool = False,
         image_shape=None,
+        architecture: str = "mlp",
         autoencoder: StackedAutoencoder | None = None,
         n_init: int = 20,
         update_interval: int = 140,
@@ -216,6 +223,7 @@ class DEC(DeepClusteringEstimator):
         self.dropout = dropout
         self.augment = augment
         self.image_shape = image_shape
+        self.architecture = architecture
         self.autoencoder = autoencoder
         self.n_init = n_init
         self.update_interval = update_interval

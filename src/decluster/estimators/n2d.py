@@ -64,8 +64,8 @@ class N2D(DeepClusteringEstimator):
         10,000-image MNIST subset, three single starts gave ACC 0.81, 0.83 and 0.95 on one
         manifold, where 5 or 20 restarts gave 0.95 every time.
     hidden_dims, embedding_dim, pretrain, layer_epochs, finetune_epochs, pretrain_optimizer, \
-pretrain_lr, pretrain_lr_schedule, pretrain_batch_size, dropout, augment, image_shape, autoencoder, \
-device, precision, random_state, verbose
+pretrain_lr, pretrain_lr_schedule, pretrain_batch_size, dropout, augment, image_shape, architecture, \
+autoencoder, device, precision, random_state, verbose
         As :class:`~decluster.DEC`: the autoencoder and its pretraining (``augment`` acts on the
         pretraining only).
 
@@ -107,6 +107,7 @@ device, precision, random_state, verbose
         dropout: float = 0.2,
         augment: bool = False,
         image_shape=None,
+        architecture: str = "mlp",
         autoencoder: StackedAutoencoder | None = None,
         device="auto",
         precision: str = "auto",
@@ -130,6 +131,7 @@ device, precision, random_state, verbose
         self.dropout = dropout
         self.augment = augment
         self.image_shape = image_shape
+        self.architecture = architecture
         self.autoencoder = autoencoder
         self.device = device
         self.precision = precision

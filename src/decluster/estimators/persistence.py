@@ -20,7 +20,8 @@ import torch
 from decluster.data.preprocessing import InputSpec
 from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 from decluster.io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
-from decluster.nn.autoencoder import StackedAutoencoder, state_shapes
+from decluster.nn import architectures
+from decluster.nn.autoencoder import StackedAutoencoder
 from decluster.training.clustering import ClusteringHistory
 from decluster.training.device import resolve_device
 
@@ -45,6 +46,8 @@ def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
     params = {name: _json_scalar(value) for name, value in params.items()}
     params.update(autoencoder=None, device=str(params["device"]),
                   hidden_dims=[_json_scalar(width) for width in params["hidden_dims"]])
+    if isinstance(params.get("image_shape"), (tuple, list)):
+        params["image_shape"] = [_json_scalar(side) for side in params["image_shape"]]
     if isinstance(params["random_state"], bool) or not isinstance(params["random_state"], (int, type(None))):
         params["random_state"] = None
     return params
@@ -64,7 +67,7 @@ def save_dec(model, path: str | os.PathLike, *, overwrite: bool = False,
     tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
     metadata = {
         "params": params_to_json(model.get_params(deep=False)),
-        "dims": list(model.autoencoder_.dims),
+        **_autoencoder_section(model.autoencoder_),
         "n_features_in": int(model.n_features_in_),
         "n_iter": int(model.n_iter_),
         "converged": bool(model.converged_),
@@ -73,6 +76,24 @@ def save_dec(model, path: str | os.PathLike, *, overwrite: bool = False,
     }
     write_model(path, type(model).__name__, metadata | _input_section(model, input_spec), tensors,
                 overwrite=overwrite, replaces=MODEL_KINDS)
+
+
+def _autoencoder_section(autoencoder: torch.nn.Module) -> dict[str, Any]:
+    """``{"dims": [...]}`` for the stacked autoencoder (the format's first form), else
+    ``{"autoencoder": config}``."""
+    if isinstance(autoencoder, StackedAutoencoder):
+        return {"dims": list(autoencoder.dims)}
+    return {"autoencoder": autoencoder.config()}
+
+
+def _autoencoder_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The checked architecture of a saved model: its ``"autoencoder"`` section, or its ``"dims"``."""
+    if "autoencoder" in config:
+        return architectures.check_config(config["autoencoder"])
+    dims = expect_list(config.get("dims"), "dims", lambda v, w: expect_int(v, w, low=1))
+    if len(dims) < 2:
+        raise ValueError("dims must hold at least two widths")
+    return {"kind": "mlp", "dims": dims}
 
 
 def _input_section(model, input_spec: InputSpec | None) -> dict[str, Any]:
@@ -85,12 +106,13 @@ def _input_section(model, input_spec: InputSpec | None) -> dict[str, Any]:
     return {"input": input_spec.to_json()}
 
 
-def _check_tensors(tensors: dict[str, torch.Tensor], dims: list[int], n_clusters: int,
+def _check_tensors(tensors: dict[str, torch.Tensor], architecture: dict[str, Any], n_clusters: int,
                    refined: tuple[str, ...]) -> None:
-    """Raise ``ValueError`` unless the tensors are exactly those of a model with these widths
+    """Raise ``ValueError`` unless the tensors are exactly those of a model of this architecture
     whose ``refined`` parts of the autoencoder (``"encoder"``, ``"decoder"``) were refined."""
-    network = state_shapes(dims)
-    expected = {**add_prefix(network, "autoencoder."), "cluster_centers": (n_clusters, dims[-1])}
+    network = architectures.config_state_shapes(architecture)
+    expected = {**add_prefix(network, "autoencoder."),
+                "cluster_centers": (n_clusters, architectures.embedding_dim(architecture))}
     for part in refined:
         expected |= add_prefix(strip_prefix(network, f"{part}."), f"{part}.")
     _check_float_tensors(tensors, expected, torch.float32)
@@ -125,17 +147,16 @@ def _check_labels(tensors: dict[str, torch.Tensor], n_clusters: int) -> None:
 
 
 def _pretrained_state(config: dict[str, Any]) -> dict[str, Any]:
-    """The checked fields every saved method has: widths, features, pretraining losses, input section."""
-    dims = expect_list(config.get("dims"), "dims", lambda v, w: expect_int(v, w, low=1))
-    if len(dims) < 2:
-        raise ValueError("dims must hold at least two widths")
+    """The checked fields every saved method has: architecture, features, pretraining losses, input section."""
+    architecture = _autoencoder_config(config)
+    n_features = architectures.n_features(architecture)
     losses = expect_object(config.get("pretrain_losses"), "pretrain_losses")
     return {
-        "dims": dims,
-        "n_features_in_": expect_int(config.get("n_features_in"), "n_features_in", low=dims[0], high=dims[0]),
+        "architecture": architecture,
+        "n_features_in_": expect_int(config.get("n_features_in"), "n_features_in", low=n_features, high=n_features),
         "pretrain_losses_": {name: expect_list(values, f"pretrain_losses.{name}", expect_number)
                              for name, values in losses.items()},
-        "input_spec_": None if "input" not in config else InputSpec.from_json(config["input"], "input", dims[0]),
+        "input_spec_": None if "input" not in config else InputSpec.from_json(config["input"], "input", n_features),
     }
 
 
@@ -155,6 +176,8 @@ def _estimator(cls, params: Any):
     if not isinstance(params.get("hidden_dims"), list):
         raise ValueError("params.hidden_dims must be a list")
     params["hidden_dims"] = tuple(params["hidden_dims"])
+    if isinstance(params.get("image_shape"), list):
+        params["image_shape"] = tuple(params["image_shape"])
     model = cls(**params)
     if model.autoencoder is not None:
         raise ValueError("params.autoencoder must be null")
@@ -174,10 +197,10 @@ def load_dec(cls, path: str | os.PathLike, device="auto"):
     try:
         model = _estimator(cls, config.get("params"))
         state = _fitted_state(config)
-        _check_tensors(tensors, state["dims"], model.n_clusters, cls._refined_networks)
+        _check_tensors(tensors, state["architecture"], model.n_clusters, cls._refined_networks)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
-    autoencoder = StackedAutoencoder(state.pop("dims"), generator=torch.Generator())
+    autoencoder = architectures.build(state.pop("architecture"), generator=torch.Generator())
     autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
     for part in cls._refined_networks:
         network = copy.deepcopy(getattr(autoencoder, part))
@@ -205,16 +228,18 @@ def save_n2d(model, path: str | os.PathLike, *, overwrite: bool = False,
     tensors |= {name.rstrip("_"): torch.from_numpy(np.ascontiguousarray(getattr(model, name), dtype=dtype))
                 for name, dtype in _N2D_ARRAYS.items()}
     tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
-    metadata = {"params": params_to_json(model.get_params(deep=False)), "dims": list(model.autoencoder_.dims),
+    metadata = {"params": params_to_json(model.get_params(deep=False)), **_autoencoder_section(model.autoencoder_),
                 "n_features_in": int(model.n_features_in_), "pretrain_losses": model.pretrain_losses_}
     write_model(path, type(model).__name__, metadata | _input_section(model, input_spec), tensors,
                 overwrite=overwrite, replaces=MODEL_KINDS)
 
 
-def _check_n2d_tensors(tensors: dict[str, torch.Tensor], dims: list[int], n_clusters: int, n_components: int) -> None:
+def _check_n2d_tensors(tensors: dict[str, torch.Tensor], architecture: dict[str, Any], n_clusters: int,
+                       n_components: int) -> None:
     """Raise ``ValueError`` unless the tensors are those of an N2D model of these sizes."""
     n_samples = tensors["labels"].shape[0] if "labels" in tensors else -1
-    single = {**add_prefix(state_shapes(dims), "autoencoder."), "embedding": (n_samples, dims[-1]),
+    single = {**add_prefix(architectures.config_state_shapes(architecture), "autoencoder."),
+              "embedding": (n_samples, architectures.embedding_dim(architecture)),
               "manifold": (n_samples, n_components)}
     double = {"weights": (n_clusters,), "means": (n_clusters, n_components),
               "covariances": (n_clusters, n_components, n_components)}
@@ -241,10 +266,10 @@ def load_n2d(cls, path: str | os.PathLike, device="auto"):
     try:
         model = _estimator(cls, config.get("params"))
         state = _pretrained_state(config)
-        _check_n2d_tensors(tensors, state["dims"], model.n_clusters, model.n_components or model.n_clusters)
+        _check_n2d_tensors(tensors, state["architecture"], model.n_clusters, model.n_components or model.n_clusters)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
-    autoencoder = StackedAutoencoder(state.pop("dims"), generator=torch.Generator())
+    autoencoder = architectures.build(state.pop("architecture"), generator=torch.Generator())
     autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
     model.autoencoder_, model.device_ = autoencoder.to(target).eval(), target
     for name in _N2D_ARRAYS:

@@ -150,13 +150,14 @@ class AutoOr:
 
 @dataclass(frozen=True)
 class InstanceOf:
-    """``None`` or an instance of ``kind`` (a TypeError names the type given)."""
+    """``None`` or an instance of one of ``kinds`` (a TypeError names the type given)."""
 
-    kind: type
+    kinds: tuple[type, ...]
 
     def __call__(self, value, name: str):
-        if value is not None and not isinstance(value, self.kind):
-            raise TypeError(f"{name} must be a decluster {self.kind.__name__}, got {type(value).__name__}")
+        if value is not None and not isinstance(value, self.kinds):
+            expected = " or ".join(kind.__name__ for kind in self.kinds)
+            raise TypeError(f"{name} must be a decluster {expected}, got {type(value).__name__}")
         return value
 
 
