@@ -248,6 +248,21 @@ def test_crafted_checkpoint_fields(checkpoint, data, value):
         assert model.labels_.shape == (30,)
 
 
+@pytest.mark.parametrize("path, value", [
+    (("loop", "scheduler", "base_lrs", 0), 8_557_971_109),  # found by the fuzz test above
+    (("loop", "scheduler", "_last_lr", 0), 1.0),
+    (("loop", "scheduler", "last_epoch"), -5),
+])
+def test_a_crafted_scheduler_is_refused(checkpoint, tmp_path, path, value):
+    config = json.loads((checkpoint / "config.json").read_text())
+    _replace(config, path, value)
+    copy = tmp_path / "checkpoint"
+    shutil.copytree(checkpoint, copy)
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="scheduler"):
+        DEC(**SMALL).fit(SMALL_X, checkpoint_dir=copy, resume=True, checkpoint_interval=1e9)
+
+
 # ------------------------------------------------------------------ output paths
 out_kinds = st.sampled_from(["stdout", "dev-null", "fifo", "link-to-file", "dangling-link", "the-input",
                              "hard-link-to-input", "in-model", "the-model", "a-folder", "under-a-file",

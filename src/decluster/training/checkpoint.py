@@ -139,8 +139,25 @@ def restore_loop(state: LoopState, cursor: BatchCursor, optimizer: torch.optim.O
     cursor.restore(strip_prefix(state.tensors, "cursor."), values.get("cursor"))
     restore_optimizer(optimizer, LoopState(strip_prefix(state.tensors, "optimizer."), values.get("optimizer")))
     if scheduler is not None:
-        conform(values.get("scheduler"), scheduler.state_dict(), "scheduler")
+        live = scheduler.state_dict()
+        conform(values.get("scheduler"), live, "scheduler")
+        _check_scheduler(values["scheduler"], live)
         scheduler.load_state_dict(values["scheduler"])
+
+
+def _check_scheduler(saved: dict[str, Any], live: dict[str, Any]) -> None:
+    """The saved scheduler must be the live one but for its step counts and last rates (each in
+    [0, its base rate]): the base rates follow from the estimator's parameters, which the
+    checkpoint's header already matched."""
+    for key, value in live.items():
+        if key in ("last_epoch", "_step_count"):
+            expect_int(saved[key], f"scheduler.{key}", low=0)
+        elif key == "_last_lr":
+            for index, (rate, base) in enumerate(zip(saved[key], live["base_lrs"])):
+                if not 0 <= expect_number(rate, f"scheduler._last_lr[{index}]") <= base:
+                    raise ValueError(f"scheduler._last_lr[{index}] = {rate} is outside [0, the base rate]")
+        elif json.loads(json.dumps(saved[key])) != json.loads(json.dumps(value)):
+            raise ValueError(f"scheduler.{key} differs from the scheduler's")
 
 
 def _differences(current: dict[str, Any], saved: dict[str, Any]) -> list[str]:
