@@ -96,6 +96,13 @@ def _autoencoder_config(config: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "mlp", "dims": dims}
 
 
+def _saved_autoencoder(architecture: dict[str, Any], tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """The autoencoder of a checked architecture with the folder's (checked) ``autoencoder.*`` weights."""
+    autoencoder = architectures.build(architecture, generator=torch.Generator())
+    autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
+    return autoencoder
+
+
 def _input_section(model, input_spec: InputSpec | None) -> dict[str, Any]:
     """``{"input": ...}`` for ``config.json`` when the command line prepared the data, else ``{}``."""
     if input_spec is None:
@@ -200,8 +207,7 @@ def load_dec(cls, path: str | os.PathLike, device="auto"):
         _check_tensors(tensors, state["architecture"], model.n_clusters, cls._refined_networks)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
-    autoencoder = architectures.build(state.pop("architecture"), generator=torch.Generator())
-    autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
+    autoencoder = _saved_autoencoder(state.pop("architecture"), tensors)
     for part in cls._refined_networks:
         network = copy.deepcopy(getattr(autoencoder, part))
         network.load_state_dict(strip_prefix(tensors, f"{part}."), strict=True)
@@ -269,8 +275,7 @@ def load_n2d(cls, path: str | os.PathLike, device="auto"):
         _check_n2d_tensors(tensors, state["architecture"], model.n_clusters, model.n_components or model.n_clusters)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
-    autoencoder = architectures.build(state.pop("architecture"), generator=torch.Generator())
-    autoencoder.load_state_dict(strip_prefix(tensors, "autoencoder."), strict=True)
+    autoencoder = _saved_autoencoder(state.pop("architecture"), tensors)
     model.autoencoder_, model.device_ = autoencoder.to(target).eval(), target
     for name in _N2D_ARRAYS:
         setattr(model, name, tensors[name.rstrip("_")].numpy())
