@@ -39,7 +39,7 @@ from decluster.nn import architectures
 from decluster.nn.conv_autoencoder import CONV_CHANNELS
 from decluster.training.checkpoint import FitSession
 from decluster.training.device import PRECISIONS
-from decluster.training.pretraining import pretrain_autoencoder, pretraining_stages
+from decluster.training.pretraining import pretrain_autoencoder, stages_of
 from decluster.training.settings import (
     AUTO_FINETUNE_EPOCHS,
     AUTO_LAYER_EPOCHS,
@@ -100,6 +100,19 @@ def _run_header(model: DeepClusteringEstimator, X: np.ndarray, seeds: list[int],
     return header
 
 
+def _required_image_shape(params: dict[str, Any], n_features: int, needed_by: str) -> tuple[int, int, int]:
+    """``(height, width, channels)`` of the checked ``image_shape``, which ``needed_by`` requires.
+
+    Raises
+    ------
+    ValueError
+        If ``image_shape`` is None or does not hold ``n_features`` values.
+    """
+    if params["image_shape"] is None:
+        raise ValueError(f"{needed_by} needs image_shape=(height, width) or (height, width, channels)")
+    return image_shape_of(params["image_shape"], n_features)
+
+
 @contextmanager
 def stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
     """Record the wall time of the block in ``times[name]`` (and log the phase on ``decluster.phases``)."""
@@ -147,9 +160,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         if not params["augment"]:
             return None
-        if params["image_shape"] is None:
-            raise ValueError("augment=True needs image_shape=(height, width) or (height, width, channels)")
-        return ImageAugmentation(image_shape_of(params["image_shape"], n_features))
+        return ImageAugmentation(_required_image_shape(params, n_features, "augment=True"))
 
     @staticmethod
     def _pretrain_settings(params: dict[str, Any], precision: str, n_samples: int,
@@ -160,7 +171,8 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         epochs = {name: budget.epochs(n_samples, params["pretrain_batch_size"]) if params[name] == "auto"
                   else params[name] for name, budget in budgets.items()}
         return PretrainSettings(
-            mode=params["pretrain"] if params["architecture"] == "mlp" else "end-to-end", layer_epochs=epochs["layer_epochs"], finetune_epochs=epochs["finetune_epochs"],
+            mode=params["pretrain"] if params["architecture"] == "mlp" else "end-to-end",
+            layer_epochs=epochs["layer_epochs"], finetune_epochs=epochs["finetune_epochs"],
             optimizer=params["pretrain_optimizer"], lr=params["pretrain_lr"],
             lr_schedule=params["pretrain_lr_schedule"], batch_size=params["pretrain_batch_size"],
             dropout=params["dropout"], precision=precision, augmentation=augmentation,
@@ -192,9 +204,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         """The ``config()`` of the autoencoder the parameters describe (``"conv"`` needs ``image_shape``)."""
         if params["architecture"] == "mlp":
             return {"kind": "mlp", "dims": [n_features, *params["hidden_dims"], params["embedding_dim"]]}
-        if params["image_shape"] is None:
-            raise ValueError("architecture='conv' needs image_shape=(height, width) or (height, width, channels)")
-        return {"kind": "conv", "image_shape": list(image_shape_of(params["image_shape"], n_features)),
+        return {"kind": "conv", "image_shape": list(_required_image_shape(params, n_features, "architecture='conv'")),
                 "embedding_dim": params["embedding_dim"], "channels": list(CONV_CHANNELS)}
 
     def _open_session(self, X: np.ndarray, autoencoder: torch.nn.Module, mode: str, seeds: list[int],
@@ -205,8 +215,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         if not isinstance(options.resume, (bool, np.bool_)):
             raise TypeError(f"resume must be a bool, got {type(options.resume).__name__}")
         interval = check_real(options.interval, "checkpoint_interval", min_val=0)
-        pretraining = () if self.autoencoder is not None else pretraining_stages(
-            autoencoder.dims if mode == "layerwise" else (), mode)
+        pretraining = () if self.autoencoder is not None else stages_of(autoencoder, mode)
         header = {} if options.directory is None else _run_header(self, X, seeds, arithmetic)
         session = FitSession((*pretraining, *self._stages_after_pretraining), header, options.directory, interval)
         if options.resume:

@@ -136,12 +136,21 @@ class ClusteringObjective:
         self.title = "DEC clustering" if decoder is None else "IDEC clustering"
         self._encode = in_precision(encoder, settings.precision)
         self._decode = None if decoder is None else in_precision(decoder, settings.precision)
-        self.snapshot = self._snapshot()
+        self._current: TargetSnapshot | None = None
         self.loss_total = torch.zeros((), device=data.device)
         self.n_iter = self.steps_since_update = 0
         self.converged = False
         self.history = ClusteringHistory()
         encoder.train()
+
+    @property
+    def snapshot(self) -> TargetSnapshot:
+        """The current target P and labels. The first is computed when first needed, from the
+        initial centroids; a resumed loop restores its own instead of computing one."""
+        if self._current is None:
+            self._current = self._snapshot()
+            self.encoder.train()
+        return self._current
 
     def batch_loss(self, index: torch.Tensor) -> torch.Tensor:
         batch = self.data[index]
@@ -165,7 +174,7 @@ class ClusteringObjective:
     def _update_target(self) -> None:
         """Recompute P over the whole data, record the update and test the label-change stop."""
         loss = float(self.loss_total) / self.steps_since_update
-        previous, self.snapshot = self.snapshot, self._snapshot()
+        previous, self._current = self.snapshot, self._snapshot()
         change = label_change_fraction(previous.labels, self.snapshot.labels)
         self.history.record(self.n_iter, loss, change)
         self.converged = change < self.settings.tol
@@ -202,7 +211,7 @@ class ClusteringObjective:
         if len(self.data) and not 0 <= int(tensors["labels"].min()) <= int(tensors["labels"].max()) < k:
             raise ValueError("saved labels out of range")
         tensors = {name: tensor.to(self.data.device) for name, tensor in tensors.items()}
-        self.snapshot = TargetSnapshot(tensors["target"], tensors["labels"])
+        self._current = TargetSnapshot(tensors["target"], tensors["labels"])
         self.loss_total = tensors["loss_total"]
         self.n_iter = expect_int(values.get("n_iter"), "n_iter", low=0)
         self.steps_since_update = expect_int(values.get("steps_since_update"), "steps_since_update", low=0)

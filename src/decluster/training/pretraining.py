@@ -267,8 +267,8 @@ def pretraining_stages(dims: Sequence[int], mode: str) -> tuple[str, ...]:
     return (*layers, "fine-tuning")
 
 
-def _stages(autoencoder: nn.Module, mode: str) -> tuple[str, ...]:
-    """The pretraining stages of ``autoencoder`` (layer pairs exist for the stacked one only)."""
+def stages_of(autoencoder: nn.Module, mode: str) -> tuple[str, ...]:
+    """The pretraining stages of ``autoencoder`` in ``mode`` (layer pairs exist for the stacked one only)."""
     return pretraining_stages(autoencoder.dims if mode == "layerwise" else (), mode)
 
 
@@ -295,7 +295,7 @@ def pretrain_autoencoder(
     DivergenceError
         If a loss becomes NaN or infinite.
     """
-    session = session or FitSession(_stages(autoencoder, settings.mode), {})
+    session = session or FitSession(stages_of(autoencoder, settings.mode), {})
     autoencoder.train()
     if settings.mode == "layerwise" and not session.is_past("fine-tuning"):
         pretrain_layerwise(autoencoder, data, settings, generator, verbose, session)
@@ -305,4 +305,4 @@ def pretrain_autoencoder(
             settings, generator, "fine-tuning", verbose, session=session, augment=True,
         )
     autoencoder.eval()
-    return {name: session.losses[name] for name in _stages(autoencoder, settings.mode)}
+    return {name: session.losses[name] for name in stages_of(autoencoder, settings.mode)}
