@@ -6,9 +6,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
 
 from decluster import DEC, N2D
 from decluster.cli.commands import main
+from decluster.data.datasets import DatasetError, file_image_shape, load_features
 from decluster.nn import architectures
 from decluster.nn.conv_autoencoder import ConvAutoencoder, halved_sides
 
@@ -96,3 +98,33 @@ def test_command_line_autoencoder_conv(tmp_path):
                  "50", "--n-init", "2", "--quiet", "--no-plots", "--device", "cpu", "--random-state", "0",
                  "--out", str(out)]) == 0
     assert 'architecture = "conv"' in (out / "config.toml").read_text()
+
+
+def test_image_arrays_in_npy_and_npz_files_become_rows_with_their_shape(tmp_path):
+    images = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape(2, 3, 4, 2)
+    np.save(tmp_path / "colour.npy", images)
+    np.savez(tmp_path / "grey.npz", X=images[..., 0], y=np.array([5, 7]))
+    X, y = load_features(tmp_path / "colour.npy")
+    assert X.shape == (2, 24) and y is None
+    assert X[1, 2 * 4 + 1] == images[1, 1, 0, 1]  # row 1, column 0, channel 1: row-major, channels last
+    assert file_image_shape(tmp_path / "colour.npy") == (3, 4, 2)
+    X, y = load_features(tmp_path / "grey.npz")
+    assert X.shape == (2, 12) and y.tolist() == [5, 7] and file_image_shape(tmp_path / "grey.npz") == (3, 4)
+    np.save(tmp_path / "rows.npy", images.reshape(2, -1))
+    assert file_image_shape(tmp_path / "rows.npy") is None
+    with pytest.raises(DatasetError, match="no label column"):
+        load_features(tmp_path / "colour.npy", label_column=0)
+
+
+def test_command_line_reads_the_image_shape_from_an_image_file(tmp_path, capsys):
+    digits = load_digits()
+    np.save(tmp_path / "digits.npy", digits.images[:300].astype(np.float32))
+    out = tmp_path / "run"
+    assert main(["fit", "--data", str(tmp_path / "digits.npy"), "--n-clusters", "10", "--augment",
+                 "--layer-epochs", "1", "--finetune-epochs", "1", "--max-iter", "20", "--n-init", "2", "--quiet",
+                 "--no-plots", "--device", "cpu", "--out", str(out)]) == 0
+    assert "image_shape = [8, 8]" in (out / "config.toml").read_text()
+    assert main(["fit", "--data", str(tmp_path / "digits.npy"), "--image-shape", "4", "16", "--quiet",
+                 "--out", str(tmp_path / "mismatch")]) == 1
+    assert "does not match the images" in capsys.readouterr().err
+    assert not (tmp_path / "mismatch").exists()

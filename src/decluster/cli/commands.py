@@ -264,7 +264,7 @@ def command_fit(args: argparse.Namespace) -> int:
     options["scale"] = spec.scaling.kind
     if y is not None and "n_clusters" not in explicit_parameters(args):
         parameters["n_clusters"] = int(np.unique(y).size)
-    parameters["image_shape"] = parameters.get("image_shape") or _named_image_shape(args.dataset)
+    parameters["image_shape"] = _image_shape(args, parameters.get("image_shape"))
     out = args.out
     checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
     _check_fit_outputs(args, checkpoint_dir, estimator)
@@ -291,11 +291,18 @@ def command_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _named_image_shape(name: str | None) -> tuple[int, int] | None:
-    """``(height, width)`` of a named image data set (for ``--augment``), else None."""
-    from decluster.data.datasets import IMAGE_SHAPES
+def _image_shape(args: argparse.Namespace, given: Sequence[int] | None) -> tuple[int, ...] | None:
+    """The images' shape: ``given`` (``--image-shape`` or the config), else that of the images in the
+    ``--data`` file (an array of 3 or 4 dimensions), else that of the named data set, else None.
+    A given shape must agree with the file's or data set's (a trailing channel count of 1 aside)."""
+    from decluster.data.datasets import IMAGE_SHAPES, file_image_shape
 
-    return IMAGE_SHAPES.get(name)
+    found = file_image_shape(args.data) if args.data is not None else IMAGE_SHAPES.get(args.dataset)
+    with_channels = lambda shape: tuple(shape) if len(shape) == 3 else (*shape, 1)  # noqa: E731
+    if given is not None and found is not None and with_channels(given) != with_channels(found):
+        raise UsageError(f"--image-shape {' '.join(map(str, given))} does not match the images of "
+                         f"{args.data or args.dataset}, which are {' x '.join(map(str, found))}")
+    return tuple(given) if given is not None else found
 
 
 def _method_parameters(args: argparse.Namespace, method: str) -> dict:

@@ -417,6 +417,9 @@ def load_features(path: str | os.PathLike, *, label_column: str | int | None = N
     unless a label column is split off, which copies the features into memory; writing to it
     never changes the file).
     ``.npz``: the array ``"X"`` (or the only array), labels from an optional array ``"y"``.
+    Either may also hold images, an array of shape ``(n, height, width)`` or
+    ``(n, height, width, channels)``: each image becomes one row, flattened row-major with the
+    channels last (:func:`file_image_shape` gives the shape).
     ``.csv`` / ``.tsv``: a table of numbers, with an optional header row; returned as float32.
     Blank lines are skipped. Every value must be finite in float32 (no NaN, no infinity, no
     magnitude above 3.4e38).
@@ -512,10 +515,13 @@ def _read_head(path: Path, size: int) -> bytes:
 
 
 def _check_features(path: Path, X: np.ndarray) -> np.ndarray:
-    """``X`` if it is a 2-D numeric array of finite float32 values; else raise naming the first bad one."""
-    if X.ndim != 2 or X.dtype.kind not in "biuf":
-        raise DatasetError(f"{path}: expected a 2-D numeric array, "
-                           f"found a {X.ndim}-D {X.dtype} array")
+    """``X`` as rows (images flattened) if it is a numeric array of finite float32 values, 2-D or
+    images of 3 or 4 dimensions; else raise naming the first bad value."""
+    if X.ndim not in (2, 3, 4) or X.dtype.kind not in "biuf":
+        raise DatasetError(f"{path}: expected a 2-D numeric array (or images of shape (n, height, width"
+                           f"[, channels])), found a {X.ndim}-D {X.dtype} array")
+    if X.ndim > 2:
+        X = X.reshape(X.shape[0], math.prod(X.shape[1:]))
     bad = _first_non_finite(X)
     if bad is not None:
         row, column = bad
@@ -616,8 +622,55 @@ def _read_npy(path: Path, label_column: str | int | None) -> tuple[np.ndarray, n
         X = np.load(path, mmap_mode="c", allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise _load_error(path, error, ".npy array") from None
-    _check_features(path, X)
+    _refuse_label_column_of_images(path, X, label_column)
+    X = _check_features(path, X)
     return (X, None) if label_column is None else _split_column(path, X, label_column)
+
+
+def _refuse_label_column_of_images(path: Path, X: np.ndarray, label_column: str | int | None) -> None:
+    if X.ndim > 2 and label_column is not None:
+        raise DatasetError(f"{path}: holds images of shape {X.shape[1:]}, which have no label column; "
+                           "give the labels as 'y' in an .npz or as a file of their own")
+
+
+def file_image_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
+    """The image shape of a ``.npy`` or ``.npz`` file of images, read from the array's header only.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file that :func:`load_features` reads.
+
+    Returns
+    -------
+    tuple of int or None
+        ``(height, width)`` for an array of shape ``(n, height, width)``, ``(height, width,
+        channels)`` for ``(n, height, width, channels)``; None for 2-D arrays, tables and files
+        whose header cannot be read.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".npy":
+            with open(path, "rb") as stream:
+                shape = _npy_header_shape(stream)
+        elif path.suffix.lower() == ".npz":
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                member = "X.npy" if "X.npy" in names else names[0]
+                with archive.open(member) as stream:
+                    shape = _npy_header_shape(stream)
+        else:
+            return None
+    except (OSError, ValueError, IndexError, zipfile.BadZipFile):
+        return None
+    return tuple(shape[1:]) if len(shape) in (3, 4) else None
+
+
+def _npy_header_shape(stream) -> tuple[int, ...]:
+    """The array shape in the header of an open ``.npy`` stream."""
+    version = np.lib.format.read_magic(stream)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read_header(stream)[0]
 
 
 def _read_npz(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -631,7 +684,9 @@ def _read_npz(path: Path, label_column: str | int | None) -> tuple[np.ndarray, n
         raise _load_error(path, error, ".npz archive") from None
     if "X" not in arrays and len(arrays) != 1:
         raise DatasetError(f"{path}: no array named 'X' among {', '.join(arrays) or 'none'}")
-    X = _check_features(path, arrays["X"] if "X" in arrays else next(iter(arrays.values())))
+    X = arrays["X"] if "X" in arrays else next(iter(arrays.values()))
+    _refuse_label_column_of_images(path, X, label_column)
+    X = _check_features(path, X)
     y = arrays.get("y") if "X" in arrays else None
     if label_column is not None:
         if y is not None:

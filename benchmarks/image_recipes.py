@@ -1,0 +1,134 @@
+"""The image recipes side by side: autoencoder (MLP or conv) × augmentation × method.
+
+Usage, from the repository root::
+
+    python benchmarks/image_recipes.py digits --seeds 0 1 2                          # all 12 recipes
+    python benchmarks/image_recipes.py mnist --data-dir ../shared/datasets/mnist \\
+        --architecture mlp --augment on --method n2d                                 # one recipe, 5 seeds
+    python benchmarks/image_recipes.py --table benchmarks/results/images-digits/*.json  # table only
+
+Each (autoencoder, augmentation, seed) runs in its own process through ``benchmarks/run.py
+--seed-only``, which pretrains one autoencoder and hands it to every ``--method``; its record
+(scores, seconds and peak resident memory per phase) goes to
+``benchmarks/results/images-<benchmark>/<autoencoder>-<aug|clean>-seed<S>.json``, where an
+existing record is kept and not run again. The table (Markdown) has one row per recipe and machine:
+ACC, NMI and ARI over the seeds, the median seconds of pretraining and of the method's own
+phases, and the largest peak resident memory of any phase (of the process, which also holds the
+data). ``--table`` also reads the summary records of ``run.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from decluster.data.datasets import IMAGE_SHAPES
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DATASETS = {"mnist": "mnist", "mnist-quick": "mnist", "digits": "digits"}  # benchmark -> data set
+
+
+def record_path(benchmark: str, architecture: str, augment: bool, seed: int) -> Path:
+    return RESULTS / f"images-{benchmark}" / f"{architecture}-{'aug' if augment else 'clean'}-seed{seed}.json"
+
+
+def run_recipe(args: argparse.Namespace, architecture: str, augment: bool, seed: int) -> Path:
+    """Run one seed of one recipe (unless its record exists) and return the record's path."""
+    path = record_path(args.benchmark, architecture, augment, seed)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shape = list(IMAGE_SHAPES[DATASETS[args.benchmark]])
+    command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), args.benchmark, "--seed-only", str(seed),
+               "--json", str(path), "--device", args.device, "--method", *args.method,
+               "--set", f'architecture="{architecture}"', "--set", f"augment={json.dumps(augment)}",
+               "--set", f"image_shape={json.dumps(shape)}", *[item for a in args.set for item in ("--set", a)]]
+    if args.data_dir:
+        command += ["--data-dir", str(args.data_dir)]
+    subprocess.run(command, check=True)
+    return path
+
+
+def method_runs(record: dict) -> list[dict]:
+    """The method runs of a record, each with its ``seed``, ``method`` and ``machine``: a per-seed
+    record of ``run.py --seed-only`` or a summary record of ``run.py`` (made before these options
+    existed, so an MLP without augmentation unless its parameters say otherwise)."""
+    if "methods" in record:
+        return [dict(run, seed=record["seed"], method=method, machine=record["machine"])
+                for method, run in record["methods"].items()]
+    return [dict(run, method=record["method"], machine=record["machine"]) for run in record["runs"]]
+
+
+def recipe_rows(records: list[dict]) -> list[dict]:
+    """One row per (autoencoder, augmentation, method, machine) over the seeds of ``records``."""
+    groups: dict[tuple, list[dict]] = {}
+    for run in (run for record in records for run in method_runs(record)):
+        parameters, machine = run["parameters"], run["machine"]
+        hardware = machine["gpu"] or f"{machine['cores']}-core CPU ({machine['cpu']})"
+        key = (parameters.get("architecture", "mlp"), parameters.get("augment", False), run["method"], hardware)
+        groups.setdefault(key, []).append(run)
+    return [_row(key, runs) for key, runs in sorted(groups.items())]
+
+
+def _row(key: tuple, runs: list[dict]) -> dict:
+    architecture, augment, method, hardware = key
+    accuracy = [run["accuracy"] for run in runs]
+    median = lambda values: statistics.median(values)  # noqa: E731
+    return {
+        "autoencoder": architecture, "augment": augment, "method": method, "machine": hardware,
+        "seeds": sorted(run["seed"] for run in runs),
+        "acc_mean": statistics.fmean(accuracy), "acc_std": statistics.pstdev(accuracy),
+        "acc_min": min(accuracy), "acc_max": max(accuracy),
+        "nmi": statistics.fmean(run["nmi"] for run in runs), "ari": statistics.fmean(run["ari"] for run in runs),
+        "pretrain_s": median([run["seconds"]["pretrain"] for run in runs]),
+        "method_s": median([run["seconds"]["total"] - run["seconds"]["pretrain"] for run in runs]),
+        "phases": [phase for phase in runs[0]["seconds"] if phase not in ("pretrain", "total")],
+        "peak_mb": max(max(run["peak_rss_mb"].values()) for run in runs),
+    }
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| autoencoder | augment | method | seeds | ACC mean ± std | min – max | NMI | ARI "
+             "| pretraining | method's phases | peak RSS | machine |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for row in rows:
+        lines.append(
+            f"| {row['autoencoder']} | {'yes' if row['augment'] else 'no'} | {row['method'].upper()} "
+            f"| {len(row['seeds'])} ({', '.join(map(str, row['seeds']))}) "
+            f"| {row['acc_mean']:.3f} ± {row['acc_std']:.3f} | {row['acc_min']:.3f} – {row['acc_max']:.3f} "
+            f"| {row['nmi']:.3f} | {row['ari']:.3f} | {row['pretrain_s']:.0f} s "
+            f"| {row['method_s']:.0f} s ({', '.join(row['phases'])}) | {row['peak_mb']:.0f} MB | {row['machine']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benchmark", nargs="?", choices=sorted(DATASETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--architecture", nargs="+", choices=("mlp", "conv"), default=["mlp", "conv"])
+    parser.add_argument("--augment", nargs="+", choices=("off", "on"), default=["off", "on"])
+    parser.add_argument("--method", nargs="+", choices=("dec", "idec", "n2d"), default=["dec", "idec", "n2d"])
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="one more estimator parameter for every recipe (a JSON value)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", type=Path, help="folder holding the data set's files (else the cache)")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="JSON",
+                        help="print the table of these per-seed records instead of running")
+    args = parser.parse_args()
+    if args.table:
+        paths = args.table
+    elif args.benchmark is None:
+        parser.error("name a benchmark, or give --table")
+    else:
+        paths = [run_recipe(args, architecture, augment == "on", seed) for architecture in args.architecture
+                 for augment in args.augment for seed in args.seeds]
+    print(markdown(recipe_rows([json.loads(path.read_text()) for path in paths])))
+
+
+if __name__ == "__main__":
+    main()
