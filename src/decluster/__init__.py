@@ -3,9 +3,10 @@
 from decluster.estimators.dec import DEC
 from decluster.estimators.idec import IDEC
 from decluster.estimators.n2d import N2D
-from decluster.exceptions import CheckpointError, DivergenceError, FitInterrupted
+from decluster.exceptions import CheckpointError, ClusterSizeWarning, DivergenceError, FitInterrupted
 from decluster.metrics import ClusteringScores, cluster_accuracy, evaluate
 from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.k_selection import KSelection
 from decluster.training.clustering import ClusteringHistory
 
 __version__ = "0.1.0"
@@ -17,7 +18,9 @@ __all__ = [
     "StackedAutoencoder",
     "ClusteringHistory",
     "ClusteringScores",
+    "KSelection",
     "CheckpointError",
+    "ClusterSizeWarning",
     "DivergenceError",
     "FitInterrupted",
     "cluster_accuracy",

@@ -10,6 +10,10 @@ class CheckpointError(ValueError):
     """A checkpoint folder is missing, unreadable, or belongs to other data or parameters."""
 
 
+class ClusterSizeWarning(UserWarning):
+    """A cluster ended empty, or far smaller than it was at initialisation."""
+
+
 class DivergenceError(RuntimeError):
     """Training produced a NaN or infinite loss or parameter.
 

@@ -440,6 +440,32 @@ def plot_training_curves(pretrain_losses: dict[str, list[float]], history, *, to
     return figure
 
 
+def plot_k_selection(selection) -> Figure:
+    """Draw the criterion that chose the number of clusters against k, the choice marked.
+
+    Parameters
+    ----------
+    selection : KSelection
+        ``model.k_selection_`` of a fit with ``n_clusters="auto"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: the mean silhouette of each k tried, and the chosen k as a dashed line.
+    """
+    figure = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = figure.subplots()
+    ax.plot(selection.candidates, selection.scores, marker="o", color="tab:blue")
+    best = selection.scores[selection.candidates.index(selection.n_clusters)]
+    ax.axvline(selection.n_clusters, color="tab:red", linestyle="--",
+               label=f"chosen: k = {selection.n_clusters} ({selection.criterion} {best:.3f})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="number of clusters k", ylabel=f"mean {selection.criterion} of k-means",
+           title="Choice of the number of clusters")
+    ax.legend(loc="best")
+    return figure
+
+
 # --------------------------------------------------------------------------- confusion matrix
 @dataclass(frozen=True)
 class MatchedConfusion:

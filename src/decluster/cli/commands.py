@@ -30,7 +30,7 @@ from decluster.cli.runconfig import (
 from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
 from decluster.estimators.dec import DEC
 from decluster.estimators.n2d import N2D
-from decluster.estimators.persistence import MODEL_KINDS, save_dec, save_n2d
+from decluster.estimators.persistence import MODEL_KINDS, k_selection_section, save_dec, save_n2d
 from decluster.exceptions import FitInterrupted
 from decluster.io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
 from decluster.io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
@@ -42,7 +42,7 @@ logger = logging.getLogger("decluster")
 
 MODEL_FOLDER = "model"
 CHECKPOINT_FOLDER = "checkpoint"
-PICTURES = ("embedding.png", "training.png", "confusion.png")
+PICTURES = ("embedding.png", "training.png", "confusion.png", "k-selection.png")
 FIT_FILES = ("labels.csv", "metrics.json", "config.toml", *PICTURES)
 
 
@@ -233,11 +233,18 @@ def _scores(y, labels) -> dict[str, float]:
 
 
 def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 2000) -> list[Path]:
-    """The embedding map, the training curves and (with labels) the confusion matrix, as PNGs.
+    """The embedding map, the training curves, (with labels) the confusion matrix and (with
+    ``n_clusters="auto"``) the choice of k, as PNGs.
 
     Centroids and the clustering curves are drawn for the methods that have them (DEC, IDEC).
     """
-    from decluster.plotting import plot_confusion, plot_embedding, plot_training_curves, save_figure
+    from decluster.plotting import (
+        plot_confusion,
+        plot_embedding,
+        plot_k_selection,
+        plot_training_curves,
+        save_figure,
+    )
 
     figures = {
         "embedding.png": plot_embedding(model.transform(X), labels, getattr(model, "cluster_centers_", None),
@@ -247,6 +254,8 @@ def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 20
     }
     if y is not None:
         figures["confusion.png"] = plot_confusion(y, labels)
+    if model.k_selection_ is not None:
+        figures["k-selection.png"] = plot_k_selection(model.k_selection_)
     out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
         save_figure(figure, out / name)
@@ -277,7 +286,8 @@ def command_fit(args: argparse.Namespace) -> int:
         proba = model.predict_proba(X)
         metrics = {
             "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), **options,
-            "n_clusters": model.n_clusters, **_scores(y, model.labels_), "n_iter": getattr(model, "n_iter_", None),
+            "n_clusters": model.n_clusters_, **k_selection_section(model), **_scores(y, model.labels_),
+            "n_iter": getattr(model, "n_iter_", None),
             "converged": getattr(model, "converged_", None), "seconds": model.phase_times_,
         }
         files = {"labels.csv": assignments_csv(proba),

@@ -27,6 +27,8 @@ _ALIASES = {"architecture": ("--autoencoder",)}
 
 # Parameters without a default that take several integers (``--image-shape 28 28``).
 _SEQUENCE_PARAMETERS = ("image_shape",)
+# Parameters that take an integer or "auto".
+_AUTO_OR_INT_PARAMETERS = ("n_clusters", "layer_epochs", "finetune_epochs")
 
 SCALE_CHOICES = ("auto", "standard", "minmax", "global", "none")
 ESTIMATORS = {"dec": DEC, "idec": IDEC, "n2d": N2D}
@@ -69,7 +71,7 @@ def parameter_help() -> dict[str, str]:
 
 
 def _auto_or_int(text: str) -> int | str:
-    """``"auto"`` or an integer (for ``--layer-epochs``, ``--finetune-epochs``)."""
+    """``"auto"`` or an integer (for ``--n-clusters``, ``--layer-epochs``, ``--finetune-epochs``)."""
     if text == "auto":
         return text
     try:
@@ -92,7 +94,7 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
                                help=text)
         elif default is None:  # random_state, n_components: an integer when given
             group.add_argument(flag, dest=name, type=int, default=argparse.SUPPRESS, help=text)
-        elif default == "auto" and name.endswith("_epochs"):
+        elif name in _AUTO_OR_INT_PARAMETERS:
             group.add_argument(flag, dest=name, type=_auto_or_int, default=argparse.SUPPRESS, help=text)
         else:
             flags = (flag, *_ALIASES.get(name, ()))

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from decluster.estimators.validation import (
     check_parameters,
     check_real,
 )
+from decluster.exceptions import ClusterSizeWarning
+from decluster.k_selection import SAMPLE_SIZE, candidate_range
 from decluster.nn import architectures
 from decluster.nn.conv_autoencoder import CONV_CHANNELS
 from decluster.training.checkpoint import FitSession
@@ -52,6 +55,9 @@ from decluster.training.settings import (
 phase_logger = logging.getLogger("decluster.phases")
 
 SEED_BOUND = np.iinfo(np.int32).max
+
+SHRINK_RATIO = 0.25
+"""A cluster that ends below this fraction of its initial size is reported (ClusterSizeWarning)."""
 
 PRETRAINING_CHECKS: dict[str, Any] = {
     "hidden_dims": Widths(),
@@ -74,6 +80,45 @@ PRETRAINING_CHECKS: dict[str, Any] = {
     "verbose": Resolved("taken as a truth value"),
 }
 """The constraints of the parameters that every estimator shares (those of the autoencoder)."""
+
+
+def shrunken_clusters(initial_sizes: np.ndarray | None, final_sizes: np.ndarray,
+                      ratio: float = SHRINK_RATIO) -> np.ndarray:
+    """Indices of the clusters that ended empty or below ``ratio`` times their initial size.
+
+    Parameters
+    ----------
+    initial_sizes : ndarray of shape (k,) or None
+        Points per cluster at initialisation; None reports empty clusters only.
+    final_sizes : ndarray of shape (k,)
+    ratio : float
+
+    Returns
+    -------
+    ndarray of int
+    """
+    shrunk = final_sizes == 0
+    if initial_sizes is not None:
+        shrunk |= final_sizes < ratio * initial_sizes
+    return np.flatnonzero(shrunk)
+
+
+def warn_if_clusters_shrank(method: str, labels: np.ndarray, n_clusters: int,
+                            initial_sizes: np.ndarray | None = None) -> None:
+    """One ``ClusterSizeWarning`` line naming the clusters that ended empty or far smaller than
+    they began (the smallest first), with their sizes."""
+    final_sizes = np.bincount(labels, minlength=n_clusters)
+    shrunk = shrunken_clusters(initial_sizes, final_sizes)
+    if not shrunk.size:
+        return
+    shrunk = shrunk[np.argsort(final_sizes[shrunk], kind="stable")]
+    described = ", ".join(f"cluster {j}: {final_sizes[j]} points" + (
+        "" if initial_sizes is None else f" ({initial_sizes[j]} at initialisation)") for j in shrunk[:3])
+    more = f" and {shrunk.size - 3} more" if shrunk.size > 3 else ""
+    what = "ended empty" if initial_sizes is None else f"ended empty or below {SHRINK_RATIO:g} of their initial size"
+    warnings.warn(f"{method}: {shrunk.size} of {n_clusters} clusters {what} ({described}{more}); for clusters of "
+                  "very different sizes see 'Clusters of very different sizes' in the README",
+                  ClusterSizeWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)
@@ -177,6 +222,15 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
             lr_schedule=params["pretrain_lr_schedule"], batch_size=params["pretrain_batch_size"],
             dropout=params["dropout"], precision=precision, augmentation=augmentation,
         )
+
+    @staticmethod
+    def _check_n_clusters(params: dict[str, Any], n_samples: int) -> None:
+        """Raise ``ValueError`` unless there are at least ``n_clusters`` samples or, with ``"auto"``,
+        enough for some k of ``n_clusters_range`` to be scored."""
+        if params["n_clusters"] == "auto":
+            candidate_range(*params["n_clusters_range"], min(n_samples, SAMPLE_SIZE))
+        elif n_samples < params["n_clusters"]:
+            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={params['n_clusters']}")
 
     def _seeds(self, count: int) -> list[int]:
         """``count`` seeds drawn from ``random_state`` (weights, training, k-means or manifold)."""

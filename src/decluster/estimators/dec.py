@@ -19,9 +19,11 @@ from decluster.estimators.base import (
     CheckpointOptions,
     DeepClusteringEstimator,
     stopwatch,
+    warn_if_clusters_shrank,
 )
 from decluster.estimators.persistence import load_dec, save_dec
-from decluster.estimators.validation import Integer, Real
+from decluster.estimators.validation import AutoOr, Integer, IntegerRange, Real
+from decluster.k_selection import SAMPLE_SIZE, KSelection, candidate_range, select_n_clusters
 from decluster.nn.autoencoder import StackedAutoencoder
 from decluster.nn.student_t import soft_assignments, target_distribution
 from decluster.objectives import kl_divergence
@@ -50,8 +52,11 @@ class DEC(DeepClusteringEstimator):
 
     Parameters
     ----------
-    n_clusters : int, default=10
-        Number of clusters k.
+    n_clusters : int or "auto", default=10
+        Number of clusters k. ``"auto"`` chooses k in ``n_clusters_range`` after pretraining,
+        by the mean silhouette of k-means on the embedding (see :mod:`decluster.k_selection`).
+    n_clusters_range : (int, int), default=(2, 30)
+        The smallest and largest k that ``n_clusters="auto"`` tries.
     hidden_dims : sequence of int, default=(500, 500, 2000)
         Widths of the hidden encoder layers (the decoder mirrors them).
     embedding_dim : int, default=10
@@ -130,8 +135,12 @@ class DEC(DeepClusteringEstimator):
     ----------
     labels_ : ndarray of shape (n_samples,)
         Cluster of each training point, ``argmax_j q_ij`` under the final model.
-    cluster_centers_ : ndarray of shape (n_clusters, embedding_dim)
+    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim)
         Centroids u_j in the embedding space.
+    n_clusters_ : int
+        The number of clusters: ``n_clusters``, or the one chosen with ``"auto"``.
+    k_selection_ : KSelection or None
+        With ``n_clusters="auto"``: the silhouette of each k tried and the choice; else None.
     n_iter_ : int
         Clustering iterations run.
     converged_ : bool
@@ -167,7 +176,8 @@ class DEC(DeepClusteringEstimator):
 
     _parameter_checks: ClassVar[dict[str, Any]] = {
         **PRETRAINING_CHECKS,
-        "n_clusters": Integer(1),
+        "n_clusters": AutoOr(Integer(1)),
+        "n_clusters_range": IntegerRange(2),
         "alpha": Real(0, None, "neither"),
         "n_init": Integer(1),
         "update_interval": Integer(1),
@@ -180,8 +190,9 @@ class DEC(DeepClusteringEstimator):
 
     def __init__(
         self,
-        n_clusters: int = 10,
+        n_clusters: int | str = 10,
         *,
+        n_clusters_range=(2, 30),
         hidden_dims=(500, 500, 2000),
         embedding_dim: int = 10,
         alpha: float = 1.0,
@@ -210,6 +221,7 @@ class DEC(DeepClusteringEstimator):
         verbose: bool = False,
     ):
         self.n_clusters = n_clusters
+        self.n_clusters_range = n_clusters_range
         self.hidden_dims = hidden_dims
         self.embedding_dim = embedding_dim
         self.alpha = alpha
@@ -292,9 +304,7 @@ class DEC(DeepClusteringEstimator):
         self._forget_fit()
         params = self._checked_params()
         X = self._check_data(X, reset=True)
-        n_clusters = params["n_clusters"]
-        if X.shape[0] < n_clusters:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}")
+        self._check_n_clusters(params, X.shape[0])
         device = resolve_device(self.device)
         precision = resolve_precision(params["precision"], device)
         augmentation = self._augmentation(params, X.shape[1])
@@ -316,6 +326,8 @@ class DEC(DeepClusteringEstimator):
                 pretrain_losses = self._pretrain(autoencoder, data, pretrain_settings, generator, session)
                 encoder, decoder = self._networks_to_refine(autoencoder, session)
             with stopwatch(times, "kmeans"):
+                selection = self._k_selection(params, encoder, data, kmeans_seed, session)
+                n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
                 initial_centers = self._initial_centers(encoder, data, n_clusters, params["n_init"], kmeans_seed,
                                                        session)
             with stopwatch(times, "clustering"):
@@ -325,7 +337,11 @@ class DEC(DeepClusteringEstimator):
         if decoder is not None:
             self.decoder_ = decoder
         self.cluster_centers_ = result.centers.cpu().numpy()
+        self.n_clusters_, self.k_selection_ = n_clusters, selection
         self.labels_ = result.labels.cpu().numpy()
+        initial = soft_assignments(autoencoder.encoder, initial_centers, data, float(params["alpha"])).argmax(dim=1)
+        warn_if_clusters_shrank(type(self).__name__, self.labels_, n_clusters,
+                                np.bincount(initial.cpu().numpy(), minlength=n_clusters))
         self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
         self.pretrain_losses_, self.phase_times_ = pretrain_losses, times
         session.raise_if_interrupted()
@@ -337,6 +353,23 @@ class DEC(DeepClusteringEstimator):
         encoder = copy.deepcopy(autoencoder.encoder)
         session.track("encoder", encoder)
         return encoder, None
+
+    @staticmethod
+    def _k_selection(params: dict[str, Any], encoder: torch.nn.Module, data: torch.Tensor, seed: int,
+                     session: FitSession) -> KSelection | None:
+        """With ``n_clusters="auto"``, k chosen on the embedding before k-means (or the choice the
+        resumed checkpoint kept, since its encoder has moved on); else None."""
+        if params["n_clusters"] != "auto":
+            return None
+        low, high = params["n_clusters_range"]
+        if session.reached("clustering"):
+            candidates = candidate_range(low, high, min(len(data), SAMPLE_SIZE))
+            scores = tuple(session.kept("k_selection_scores", (len(candidates),)).tolist())
+            return KSelection(candidates, scores, candidates[int(np.argmax(scores))])
+        selection = select_n_clusters(map_in_batches(encoder, data).cpu().numpy(), low, high, random_state=seed)
+        session.keep("k_selection_scores", torch.tensor(selection.scores, dtype=torch.float64))
+        logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
+        return selection
 
     @staticmethod
     def _initial_centers(encoder: torch.nn.Module, data: torch.Tensor, n_clusters: int, n_init: int,

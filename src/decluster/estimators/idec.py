@@ -27,8 +27,8 @@ class IDEC(DEC):
 
     Parameters
     ----------
-    n_clusters : int, default=10
-        Number of clusters k.
+    n_clusters : int or "auto", default=10
+        Number of clusters k, or ``"auto"`` to choose it in ``n_clusters_range`` as DEC does.
     gamma : float, default=0.1
         Weight of the clustering loss KL(P || Q) against the reconstruction loss.
     clustering_optimizer : {"adam", "sgd"}, default="adam"
@@ -53,8 +53,9 @@ class IDEC(DEC):
 
     def __init__(
         self,
-        n_clusters: int = 10,
+        n_clusters: int | str = 10,
         *,
+        n_clusters_range=(2, 30),
         gamma: float = 0.1,
         clustering_optimizer: str = "adam",
         hidden_dims=(500, 500, 2000),
@@ -85,7 +86,7 @@ class IDEC(DEC):
         verbose: bool = False,
     ):
         super().__init__(
-            n_clusters, hidden_dims=hidden_dims, embedding_dim=embedding_dim, alpha=alpha, pretrain=pretrain,
+            n_clusters, n_clusters_range=n_clusters_range, hidden_dims=hidden_dims, embedding_dim=embedding_dim, alpha=alpha, pretrain=pretrain,
             layer_epochs=layer_epochs, finetune_epochs=finetune_epochs, pretrain_optimizer=pretrain_optimizer,
             pretrain_lr=pretrain_lr, pretrain_lr_schedule=pretrain_lr_schedule,
             pretrain_batch_size=pretrain_batch_size, dropout=dropout, augment=augment, image_shape=image_shape,

@@ -17,11 +17,13 @@ from decluster.estimators.base import (
     CheckpointOptions,
     DeepClusteringEstimator,
     stopwatch,
+    warn_if_clusters_shrank,
 )
 from decluster.estimators.persistence import load_n2d, save_n2d
-from decluster.estimators.validation import Integer, OrNone, Real
+from decluster.estimators.validation import AutoOr, Integer, IntegerRange, OrNone, Real
+from decluster.k_selection import KSelection, select_n_clusters
 from decluster.nn.autoencoder import StackedAutoencoder
-from decluster.nn.manifold import mixture_log_posterior, place_on_manifold
+from decluster.nn.manifold import manifold_dimension, mixture_log_posterior, place_on_manifold
 from decluster.training.device import resolve_device, resolve_precision
 
 logger = logging.getLogger(__name__)
@@ -50,14 +52,18 @@ class N2D(DeepClusteringEstimator):
 
     Parameters
     ----------
-    n_clusters : int, default=10
-        Number of clusters (mixture components).
+    n_clusters : int or "auto", default=10
+        Number of clusters (mixture components). ``"auto"`` chooses k in ``n_clusters_range`` by
+        the mean silhouette of k-means on the manifold (see :mod:`decluster.k_selection`).
+    n_clusters_range : (int, int), default=(2, 30)
+        The smallest and largest k that ``n_clusters="auto"`` tries.
     n_neighbors : int, default=20
         UMAP's neighbourhood size; also the neighbours that place new points.
     min_dist : float, default=0.0
         UMAP's minimum distance between embedded points.
     n_components : int or None, default=None
-        Dimension of the manifold; None means ``n_clusters``.
+        Dimension of the manifold; None means ``n_clusters`` (the authors' choice), or
+        10 with ``n_clusters="auto"``, where k is chosen on the manifold.
     n_init : int, default=10
         Restarts of the Gaussian mixture (each initialised by k-means); the one of highest
         likelihood is kept. A single start can merge two clusters and split another: on a
@@ -80,6 +86,10 @@ autoencoder, device, precision, random_state, verbose
         Its UMAP coordinates.
     weights_, means_, covariances_ : ndarray
         The Gaussian mixture: shapes (k,), (k, n_components), (k, n_components, n_components).
+    n_clusters_ : int
+        The number of clusters k: ``n_clusters``, or the one chosen with ``"auto"``.
+    k_selection_ : KSelection or None
+        With ``n_clusters="auto"``: the silhouette of each k tried and the choice; else None.
     pretrain_losses_ : dict of str to list of float
     phase_times_ : dict of str to float
         Wall time of ``"pretrain"``, ``"manifold"`` and ``"mixture"``.
@@ -89,8 +99,9 @@ autoencoder, device, precision, random_state, verbose
 
     def __init__(
         self,
-        n_clusters: int = 10,
+        n_clusters: int | str = 10,
         *,
+        n_clusters_range=(2, 30),
         n_neighbors: int = 20,
         min_dist: float = 0.0,
         n_components: int | None = None,
@@ -115,6 +126,7 @@ autoencoder, device, precision, random_state, verbose
         verbose: bool = False,
     ):
         self.n_clusters = n_clusters
+        self.n_clusters_range = n_clusters_range
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.n_components = n_components
@@ -142,7 +154,8 @@ autoencoder, device, precision, random_state, verbose
 
     _parameter_checks: ClassVar[dict[str, Any]] = {
         **PRETRAINING_CHECKS,
-        "n_clusters": Integer(1),
+        "n_clusters": AutoOr(Integer(1)),
+        "n_clusters_range": IntegerRange(2),
         "n_neighbors": Integer(2),
         "min_dist": Real(0),
         "n_components": OrNone(Integer(1)),
@@ -176,7 +189,9 @@ autoencoder, device, precision, random_state, verbose
         self._forget_fit()
         params = self._checked_params()
         X = self._check_data(X, reset=True)
-        if X.shape[0] <= max(params["n_clusters"], params["n_neighbors"]):
+        self._check_n_clusters(params, X.shape[0])
+        n_clusters = params["n_clusters"]
+        if X.shape[0] <= max(params["n_neighbors"], 0 if n_clusters == "auto" else n_clusters):
             raise ValueError(f"n_samples={X.shape[0]} should be > n_clusters={params['n_clusters']} and "
                              f"n_neighbors={params['n_neighbors']}")
         umap_class = _umap_class()
@@ -198,18 +213,31 @@ autoencoder, device, precision, random_state, verbose
             embedding = map_in_batches(autoencoder.eval().encoder, data).cpu().numpy()
             manifold = self._manifold(umap_class, params, manifold_seed).fit_transform(embedding).astype(np.float32)
         with stopwatch(times, "mixture"):
-            mixture = GaussianMixture(params["n_clusters"], covariance_type="full", n_init=params["n_init"],
+            selection = self._k_selection(params, manifold, manifold_seed)
+            n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
+            mixture = GaussianMixture(n_clusters, covariance_type="full", n_init=params["n_init"],
                                       random_state=manifold_seed).fit(manifold)
         self.autoencoder_, self.device_, self.embedding_, self.manifold_ = autoencoder, device, embedding, manifold
         self.weights_, self.means_, self.covariances_ = mixture.weights_, mixture.means_, mixture.covariances_
         self.pretrain_losses_, self.phase_times_ = losses, times
+        self.n_clusters_, self.k_selection_ = n_clusters, selection
         self.labels_ = self._log_posterior_on_manifold(manifold).argmax(axis=1)
+        warn_if_clusters_shrank(type(self).__name__, self.labels_, n_clusters)
         session.raise_if_interrupted()
         return self
 
+    @staticmethod
+    def _k_selection(params: dict[str, Any], manifold: np.ndarray, seed: int) -> KSelection | None:
+        """With ``n_clusters="auto"``, k chosen on the manifold; else None."""
+        if params["n_clusters"] != "auto":
+            return None
+        selection = select_n_clusters(manifold, *params["n_clusters_range"], random_state=seed)
+        logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
+        return selection
+
     def _manifold(self, umap_class: type, params: dict[str, Any], seed: int):
         """The (unfitted) UMAP of the checked parameters, seeded and single-threaded (reproducible)."""
-        return umap_class(n_components=params["n_components"] or params["n_clusters"],
+        return umap_class(n_components=manifold_dimension(params["n_components"], params["n_clusters"]),
                           n_neighbors=params["n_neighbors"], min_dist=params["min_dist"], random_state=seed,
                           n_jobs=1, verbose=bool(self.verbose))
 

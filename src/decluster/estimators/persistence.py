@@ -20,8 +20,10 @@ import torch
 from decluster.data.preprocessing import InputSpec
 from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 from decluster.io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
+from decluster.k_selection import KSelection
 from decluster.nn import architectures
 from decluster.nn.autoencoder import StackedAutoencoder
+from decluster.nn.manifold import manifold_dimension
 from decluster.training.clustering import ClusteringHistory
 from decluster.training.device import resolve_device
 
@@ -46,8 +48,9 @@ def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
     params = {name: _json_scalar(value) for name, value in params.items()}
     params.update(autoencoder=None, device=str(params["device"]),
                   hidden_dims=[_json_scalar(width) for width in params["hidden_dims"]])
-    if isinstance(params.get("image_shape"), (tuple, list)):
-        params["image_shape"] = [_json_scalar(side) for side in params["image_shape"]]
+    for name in ("image_shape", "n_clusters_range"):
+        if isinstance(params.get(name), (tuple, list)):
+            params[name] = [_json_scalar(item) for item in params[name]]
     if isinstance(params["random_state"], bool) or not isinstance(params["random_state"], (int, type(None))):
         params["random_state"] = None
     return params
@@ -73,9 +76,27 @@ def save_dec(model, path: str | os.PathLike, *, overwrite: bool = False,
         "converged": bool(model.converged_),
         "history": asdict(model.history_),
         "pretrain_losses": model.pretrain_losses_,
+        **k_selection_section(model),
     }
     write_model(path, type(model).__name__, metadata | _input_section(model, input_spec), tensors,
                 overwrite=overwrite, replaces=MODEL_KINDS)
+
+
+def k_selection_section(model) -> dict[str, Any]:
+    """``{"k_selection": ...}`` for a model whose k was chosen (``n_clusters="auto"``), else ``{}``."""
+    return {} if model.k_selection_ is None else {"k_selection": model.k_selection_.to_json()}
+
+
+def _chosen_k(model, config: dict[str, Any]) -> dict[str, Any]:
+    """The checked ``n_clusters_`` and ``k_selection_`` of a saved model with parameters ``model``:
+    the saved choice with ``n_clusters="auto"``, else ``n_clusters`` and None."""
+    auto = model.n_clusters == "auto"
+    if auto != ("k_selection" in config):
+        raise ValueError("k_selection must be saved exactly when n_clusters is 'auto'")
+    if not auto:
+        return {"n_clusters_": model.n_clusters, "k_selection_": None}
+    selection = KSelection.from_json(config["k_selection"], "k_selection")
+    return {"n_clusters_": selection.n_clusters, "k_selection_": selection}
 
 
 def _autoencoder_section(autoencoder: torch.nn.Module) -> dict[str, Any]:
@@ -183,8 +204,9 @@ def _estimator(cls, params: Any):
     if not isinstance(params.get("hidden_dims"), list):
         raise ValueError("params.hidden_dims must be a list")
     params["hidden_dims"] = tuple(params["hidden_dims"])
-    if isinstance(params.get("image_shape"), list):
-        params["image_shape"] = tuple(params["image_shape"])
+    for name in ("image_shape", "n_clusters_range"):
+        if isinstance(params.get(name), list):
+            params[name] = tuple(params[name])
     model = cls(**params)
     if model.autoencoder is not None:
         raise ValueError("params.autoencoder must be null")
@@ -203,8 +225,8 @@ def load_dec(cls, path: str | os.PathLike, device="auto"):
     target = resolve_device(device)
     try:
         model = _estimator(cls, config.get("params"))
-        state = _fitted_state(config)
-        _check_tensors(tensors, state["architecture"], model.n_clusters, cls._refined_networks)
+        state = _fitted_state(config) | _chosen_k(model, config)
+        _check_tensors(tensors, state["architecture"], state["n_clusters_"], cls._refined_networks)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
     autoencoder = _saved_autoencoder(state.pop("architecture"), tensors)
@@ -235,7 +257,8 @@ def save_n2d(model, path: str | os.PathLike, *, overwrite: bool = False,
                 for name, dtype in _N2D_ARRAYS.items()}
     tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
     metadata = {"params": params_to_json(model.get_params(deep=False)), **_autoencoder_section(model.autoencoder_),
-                "n_features_in": int(model.n_features_in_), "pretrain_losses": model.pretrain_losses_}
+                "n_features_in": int(model.n_features_in_), "pretrain_losses": model.pretrain_losses_,
+                **k_selection_section(model)}
     write_model(path, type(model).__name__, metadata | _input_section(model, input_spec), tensors,
                 overwrite=overwrite, replaces=MODEL_KINDS)
 
@@ -271,8 +294,9 @@ def load_n2d(cls, path: str | os.PathLike, device="auto"):
     target = resolve_device(device)
     try:
         model = _estimator(cls, config.get("params"))
-        state = _pretrained_state(config)
-        _check_n2d_tensors(tensors, state["architecture"], model.n_clusters, model.n_components or model.n_clusters)
+        state = _pretrained_state(config) | _chosen_k(model, config)
+        _check_n2d_tensors(tensors, state["architecture"], state["n_clusters_"],
+                           manifold_dimension(model.n_components, model.n_clusters))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
     autoencoder = _saved_autoencoder(state.pop("architecture"), tensors)

@@ -149,6 +149,20 @@ class AutoOr:
 
 
 @dataclass(frozen=True)
+class IntegerRange:
+    """Two integers ``(low, high)`` with ``minimum <= low <= high``, returned as a tuple."""
+
+    minimum: int = 1
+
+    def __call__(self, value, name: str) -> tuple[int, int]:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+            raise ValueError(f"{name} must be two integers (low, high), got {value!r:.60}")
+        low = check_positive_int(value[0], f"{name}[0]", min_val=self.minimum)
+        high = check_positive_int(value[1], f"{name}[1]", min_val=low)
+        return low, high
+
+
+@dataclass(frozen=True)
 class InstanceOf:
     """``None`` or an instance of one of ``kinds`` (a TypeError names the type given)."""
 

@@ -11,6 +11,16 @@ from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 from sklearn.neighbors import NearestNeighbors
 
+AUTO_COMPONENTS = 10
+"""Manifold dimension of ``n_components=None`` with ``n_clusters="auto"``."""
+
+
+def manifold_dimension(n_components: int | None, n_clusters: int | str) -> int:
+    """The manifold's dimension: ``n_components``, else ``n_clusters``, else (``"auto"``) ``AUTO_COMPONENTS``."""
+    if n_components is not None:
+        return n_components
+    return AUTO_COMPONENTS if n_clusters == "auto" else n_clusters
+
 
 def place_on_manifold(points: np.ndarray, reference: np.ndarray, reference_manifold: np.ndarray,
                       n_neighbors: int) -> np.ndarray:

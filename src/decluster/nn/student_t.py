@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from decluster.data.batching import map_in_batches
+from decluster.distributed import World
+
+ONE_PROCESS = World()
 
 
 def squared_distances(z: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
@@ -147,14 +150,47 @@ def soft_assignments(encoder: Callable[[torch.Tensor], torch.Tensor], centers: t
 
 
 def compute_snapshot(
-    encoder: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor, data: torch.Tensor, alpha: float
+    encoder: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor, data: torch.Tensor, alpha: float,
+    world: World = ONE_PROCESS,
 ) -> TargetSnapshot:
-    """Compute Q over the whole data in batches (no gradients), then P and the hard labels."""
+    """Q over the rows of ``data`` in batches (no gradients), then P (eq. 3) and the hard labels.
+
+    Parameters
+    ----------
+    encoder : callable
+        Maps (b, n_features) to (b, d).
+    centers : torch.Tensor of shape (k, d)
+    data : torch.Tensor of shape (n, n_features)
+        Every row, or this rank's shard of them.
+    alpha : float
+    world : World, optional
+        The ranks whose shards make up the data: ``f_j`` is summed over them, so that each
+        rank's rows get exactly the P of a single process holding all rows.
+
+    Returns
+    -------
+    TargetSnapshot
+        P and labels of the rows of ``data``.
+    """
     q = soft_assignments(encoder, centers, data, alpha)
-    return TargetSnapshot(target=target_distribution(q, cluster_frequencies(q)), labels=q.argmax(dim=1))
+    frequencies = world.sum(cluster_frequencies(q))
+    return TargetSnapshot(target=target_distribution(q, frequencies), labels=q.argmax(dim=1))
 
 
-def label_change_fraction(previous: torch.Tensor, current: torch.Tensor) -> float:
-    """Fraction of points whose hard assignment differs between two updates."""
+def label_change_fraction(previous: torch.Tensor, current: torch.Tensor, world: World = ONE_PROCESS) -> float:
+    """Fraction of points whose hard assignment differs between two updates.
+
+    Parameters
+    ----------
+    previous, current : torch.Tensor of shape (n,)
+        Labels of the same rows (this rank's shard, in a run of several ranks).
+    world : World, optional
+        The ranks whose counts are added: the fraction is over the rows of all shards.
+
+    Returns
+    -------
+    float
+    """
     changed = torch.count_nonzero(previous != current)
-    return float(changed) / current.numel()
+    changed, total = world.sum(torch.stack([changed, torch.full_like(changed, current.numel())])).tolist()
+    return changed / total
