@@ -50,6 +50,11 @@ class KSelection:
     n_clusters: int
     criterion: str = "silhouette"
 
+    @classmethod
+    def best_of(cls, candidates: tuple[int, ...], scores: tuple[float, ...]) -> KSelection:
+        """The selection of the candidate with the highest score (the smallest k on a tie)."""
+        return cls(candidates, scores, candidates[int(np.argmax(scores))])
+
     def to_json(self) -> dict:
         """The selection as JSON values."""
         return {"criterion": self.criterion, "n_clusters": self.n_clusters, "candidates": list(self.candidates),
@@ -119,7 +124,7 @@ def select_n_clusters(embedding: np.ndarray, low: int, high: int, *, random_stat
     candidates = candidate_range(low, high, len(points))
     seed = rng.randint(np.iinfo(np.int32).max)
     scores = tuple(_silhouette_of_kmeans(points, k, seed) for k in candidates)
-    return KSelection(candidates, scores, candidates[int(np.argmax(scores))])
+    return KSelection.best_of(candidates, scores)
 
 
 def _silhouette_of_kmeans(points: np.ndarray, k: int, seed: int) -> float:

@@ -365,7 +365,7 @@ class DEC(DeepClusteringEstimator):
         if session.reached("clustering"):
             candidates = candidate_range(low, high, min(len(data), SAMPLE_SIZE))
             scores = tuple(session.kept("k_selection_scores", (len(candidates),)).tolist())
-            return KSelection(candidates, scores, candidates[int(np.argmax(scores))])
+            return KSelection.best_of(candidates, scores)
         selection = select_n_clusters(map_in_batches(encoder, data).cpu().numpy(), low, high, random_state=seed)
         session.keep("k_selection_scores", torch.tensor(selection.scores, dtype=torch.float64))
         logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
