@@ -2,9 +2,13 @@
 
 Usage: python fit_child.py DATA.npy PARAMS_JSON CHECKPOINT_DIR|- KILL_AT|- RESUME(0|1) LABELS_OUT.npy
 
-``PARAMS_JSON`` may name the class as ``"estimator": "IDEC"`` or ``"N2D"`` (default DEC).
+``PARAMS_JSON`` may name the class as ``"estimator": "IDEC"`` or ``"N2D"`` (default DEC), and give
+``"pretrained": FOLDER``, a saved model whose pretrained autoencoder the fit starts from.
 
 ``KILL_AT``: the process sends itself SIGKILL when decluster logs a message containing it.
+
+Under ``torchrun`` every rank runs this script; ``KILL_RANK`` in the environment limits the kill to
+that rank, and rank 0 alone writes the labels.
 """
 
 import json
@@ -30,17 +34,21 @@ class KillOnMessage(logging.Handler):
 
 def main() -> None:
     data, params, checkpoint_dir, kill_at, resume, out = sys.argv[1:7]
-    if kill_at != "-":
+    rank = int(os.environ.get("RANK", "0"))
+    if kill_at != "-" and int(os.environ.get("KILL_RANK", rank)) == rank:
         logger = logging.getLogger("decluster")
         logger.addHandler(KillOnMessage(kill_at))
         logger.setLevel(logging.INFO)
     params = json.loads(params)
     estimator = {"DEC": DEC, "IDEC": IDEC, "N2D": N2D}[params.pop("estimator", "DEC")]
+    if "pretrained" in params:
+        params["autoencoder"] = DEC.load(params.pop("pretrained"), device="cpu").autoencoder_
     model = estimator(**params).fit(
         np.load(data), checkpoint_dir=None if checkpoint_dir == "-" else checkpoint_dir,
         resume=resume == "1", checkpoint_interval=0.0,
     )
-    np.save(out, model.labels_)
+    if rank == 0:
+        np.save(out, model.labels_)
 
 
 if __name__ == "__main__":

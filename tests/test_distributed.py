@@ -1,5 +1,10 @@
-"""Several ranks: shards by hand, and the target P of 2 gloo ranks equal to the single-process P."""
+"""Several ranks: shards by hand, the target P of 2 gloo ranks equal to the single-process P, and
+whole fits on 2 ranks under torchrun (accuracy, a rank killed, resume)."""
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +14,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from sklearn.datasets import load_digits
 
+from conftest import FAST, FIT_CHILD, run_fit_child
+from decluster import DEC, evaluate
 from decluster.distributed import World, current_world
 from decluster.nn.student_t import compute_snapshot, label_change_fraction
 
@@ -67,3 +74,68 @@ def test_two_gloo_ranks_compute_the_single_process_target_and_label_change(tmp_p
     assert torch.equal(torch.cat([shard["labels"] for shard in shards]), whole.labels)
     expected = label_change_fraction(earlier, whole.labels)
     assert shards[0]["change"] == shards[1]["change"] == pytest.approx(expected, abs=1e-12)
+
+
+# ---------------------------------------------------------------------------- fits under torchrun
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+
+
+def _torchrun_fit(params: dict, data: Path, checkpoint: Path | None, out: Path, resume: bool = False,
+                  kill_at: str | None = None, kill_rank: int = 1) -> subprocess.CompletedProcess:
+    """``tests/fit_child.py`` on 2 gloo ranks; with ``kill_at``, rank ``kill_rank`` sends itself
+    SIGKILL when decluster logs that message."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", KILL_RANK=str(kill_rank))
+    command = [*TORCHRUN, str(FIT_CHILD), str(data), json.dumps(params), str(checkpoint or "-"), kill_at or "-",
+               "1" if resume else "0", str(out)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def pretrained_digits(tmp_path_factory) -> tuple[Path, np.ndarray, dict]:
+    """All 1,797 digits in a file, their labels and DEC parameters that start from one pretrained
+    autoencoder (saved in a folder), so that 1 and 2 ranks differ only in the clustering phase."""
+    folder = tmp_path_factory.mktemp("pretrained")
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    np.save(folder / "digits.npy", X)
+    DEC(n_clusters=10, random_state=0, **{**FAST, "max_iter": 1}).fit(X).save(folder / "model")
+    params = {**FAST, "n_clusters": 10, "random_state": 0, "max_iter": 1000, "pretrained": str(folder / "model")}
+    return folder / "digits.npy", y, params
+
+
+@pytest.fixture(scope="module")
+def two_rank_labels(pretrained_digits, tmp_path_factory) -> np.ndarray:
+    data, _, params = pretrained_digits
+    out = tmp_path_factory.mktemp("two-ranks") / "labels.npy"
+    run = _torchrun_fit(params, data, None, out)
+    assert run.returncode == 0, run.stderr
+    return np.load(out)
+
+
+def test_two_ranks_cluster_as_accurately_as_one_process(pretrained_digits, two_rank_labels, tmp_path: Path):
+    data, y, params = pretrained_digits
+    one = run_fit_child(params, data, None, None, False, tmp_path / "one.npy")
+    assert one.returncode == 0, one.stderr
+    one_process, two_ranks = (evaluate(y, labels).accuracy for labels in (np.load(tmp_path / "one.npy"), two_rank_labels))
+    assert two_ranks > 0.7
+    assert abs(two_ranks - one_process) <= 0.02
+    # the ranks shuffle their shards with their own generators: another walk, not the same labels
+    assert not np.array_equal(np.load(tmp_path / "one.npy"), two_rank_labels)
+
+
+def test_a_rank_killed_stops_the_job_and_two_ranks_resume_to_the_uninterrupted_labels(
+        pretrained_digits, two_rank_labels, tmp_path: Path):
+    data, _, params = pretrained_digits
+    checkpoint, out = tmp_path / "checkpoint", tmp_path / "labels.npy"
+    killed = _torchrun_fit(params, data, checkpoint, out, kill_at="iteration 100:", kill_rank=1)
+    assert killed.returncode != 0 and not out.exists()
+    config = json.loads((checkpoint / "config.json").read_text())
+    assert config["stage"] == "clustering" and config["header"]["world_size"] == 2
+    assert config["loop"]["n_iter"] >= 99  # checkpoints after every step reached the kill
+    resumed = _torchrun_fit(params, data, checkpoint, out, resume=True)
+    assert resumed.returncode == 0, resumed.stderr
+    np.testing.assert_array_equal(np.load(out), two_rank_labels)
+
+    one_process = run_fit_child(params, data, checkpoint, None, True, tmp_path / "one.npy")
+    assert one_process.returncode != 0
+    assert "written by 2 ranks, this fit runs on 1; resume on the same number of ranks" in one_process.stderr

@@ -27,6 +27,7 @@ from decluster.cli.runconfig import (
     explicit_parameters,
     run_options,
 )
+from decluster.distributed import launched_rank
 from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
 from decluster.estimators.dec import DEC
 from decluster.estimators.n2d import N2D
@@ -276,6 +277,10 @@ def command_fit(args: argparse.Namespace) -> int:
     parameters["image_shape"] = _image_shape(args, parameters.get("image_shape"))
     out = args.out
     checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
+    if launched_rank() != 0:  # under torchrun the other ranks train beside rank 0, which writes everything
+        estimator(**parameters, autoencoder=autoencoder).fit(X, checkpoint_dir=checkpoint_dir, resume=args.resume,
+                                                             checkpoint_interval=args.checkpoint_interval)
+        return 0
     _check_fit_outputs(args, checkpoint_dir, estimator)
     with claimed_output_folder(out):
         model = estimator(**parameters, autoencoder=autoencoder, verbose=not args.quiet)

@@ -1,14 +1,18 @@
 """Access to the data in mini-batches: the one place that decides which rows a step sees.
 
-A multi-process version replaces these functions with ones that walk a shard.
+One process walks all rows with :class:`BatchCursor`; each of several ranks walks its shard
+with :class:`ShardCursor`, in as many batches per pass as one process would take
+(:func:`batch_cursor` picks).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
+from decluster.distributed import World
 from decluster.io.checks import expect_int, expect_object
 
 INFERENCE_BATCH_SIZE = 4096
@@ -35,6 +39,11 @@ class BatchCursor:
         self.n_samples, self.batch_size, self.generator = n_samples, batch_size, generator
         self.order: torch.Tensor | None = None
         self.position = n_samples
+
+    @property
+    def batches_per_pass(self) -> int:
+        """Optimizer steps in one pass over the data."""
+        return math.ceil(self.n_samples / self.batch_size)
 
     @property
     def pass_finished(self) -> bool:
@@ -66,6 +75,74 @@ class BatchCursor:
             raise ValueError("saved batch order is not a permutation of the data's rows")
         self.position = position
         self.order = None if order is None else order.to(self.generator.device)
+
+
+class ShardCursor(BatchCursor):
+    """A :class:`BatchCursor` over one rank's shard that splits each pass into a fixed number of
+    batches, the same on every rank, so that the ranks step together.
+
+    The shuffled order of a pass is cut into ``n_batches`` contiguous pieces whose sizes differ
+    by at most one.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows in this rank's shard, at least ``n_batches``.
+    n_batches : int
+        Batches per pass (that of one process on all rows: ``ceil(n_total / batch_size)``).
+    generator : torch.Generator
+    """
+
+    def __init__(self, n_samples: int, n_batches: int, generator: torch.Generator) -> None:
+        super().__init__(n_samples, math.ceil(n_samples / n_batches), generator)
+        self.n_batches = n_batches
+
+    @property
+    def batches_per_pass(self) -> int:
+        return self.n_batches
+
+    def next(self) -> torch.Tensor:
+        """Indices (into the shard) of the next batch, of shape (about n_samples / n_batches,)."""
+        if self.pass_finished:
+            self.order = torch.randperm(self.n_samples, generator=self.generator, device=self.generator.device)
+            self.position = 0
+        batch = -(-self.position * self.n_batches // self.n_samples)  # the batch that starts at position
+        end = (batch + 1) * self.n_samples // self.n_batches
+        index = self.order[self.position: end]
+        self.position = end
+        return index
+
+
+def batch_cursor(n_rows: int, batch_size: int, generator: torch.Generator, world: World) -> BatchCursor:
+    """The cursor of a loop over ``n_rows`` rows (this rank's shard, among several ranks).
+
+    Parameters
+    ----------
+    n_rows : int
+    batch_size : int
+        Rows per step over all ranks together.
+    generator : torch.Generator
+    world : World
+
+    Returns
+    -------
+    BatchCursor
+        A :class:`BatchCursor` in a world of size 1, else a :class:`ShardCursor` taking
+        ``ceil(n_total / batch_size)`` steps per pass.
+
+    Raises
+    ------
+    ValueError
+        If a rank's shard has fewer rows than there are steps in a pass.
+    """
+    if world.size == 1:
+        return BatchCursor(n_rows, batch_size, generator)
+    n_total = int(world.sum(torch.tensor(n_rows)))
+    n_batches = math.ceil(n_total / batch_size)
+    if n_total // world.size < n_batches:
+        raise ValueError(f"{world.size} ranks cannot split {n_total} rows into batches of {batch_size}: each rank "
+                         "needs at least one row per batch; raise the batch size or use fewer ranks")
+    return ShardCursor(n_rows, n_batches, generator)
 
 
 @torch.no_grad()

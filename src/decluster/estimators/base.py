@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from decluster.data.augmentation import ImageAugmentation, image_shape_of
+from decluster.distributed import World, join_launched_world
 from decluster.estimators.persistence import params_to_json
 from decluster.estimators.validation import (
     AutoOr,
@@ -41,7 +42,7 @@ from decluster.k_selection import SAMPLE_SIZE, candidate_range
 from decluster.nn import architectures
 from decluster.nn.conv_autoencoder import CONV_CHANNELS
 from decluster.training.checkpoint import FitSession
-from decluster.training.device import PRECISIONS
+from decluster.training.device import PRECISIONS, resolve_device, resolve_precision
 from decluster.training.pretraining import pretrain_autoencoder, stages_of
 from decluster.training.settings import (
     AUTO_FINETUNE_EPOCHS,
@@ -52,6 +53,7 @@ from decluster.training.settings import (
     PretrainSettings,
 )
 
+logger = logging.getLogger(__name__)
 phase_logger = logging.getLogger("decluster.phases")
 
 SEED_BOUND = np.iinfo(np.int32).max
@@ -158,6 +160,47 @@ def _required_image_shape(params: dict[str, Any], n_features: int, needed_by: st
     return image_shape_of(params["image_shape"], n_features)
 
 
+@dataclass(frozen=True)
+class FitStart:
+    """What every ``fit`` sets up before training, as :meth:`DeepClusteringEstimator._start_fit`
+    returns it.
+
+    Attributes
+    ----------
+    params : dict
+        The checked parameters.
+    X : ndarray of shape (n_samples, n_features)
+        All rows, checked (every rank holds them).
+    data : torch.Tensor of shape (n_shard, n_features)
+        This rank's rows (all of them in one process), on ``device``.
+    device : torch.device
+    precision : str
+        ``"float32"`` or ``"bfloat16"``.
+    world : World
+        The ranks of the fit.
+    settings : PretrainSettings
+    autoencoder : torch.nn.Module
+        The network to pretrain (or the given one), on ``device``.
+    session : FitSession
+    generator : torch.Generator
+        Seeded with the training seed plus this rank's number.
+    last_seed : int
+        The third seed (k-means or the manifold).
+    """
+
+    params: dict[str, Any]
+    X: np.ndarray
+    data: torch.Tensor
+    device: torch.device
+    precision: str
+    world: World
+    settings: PretrainSettings
+    autoencoder: torch.nn.Module
+    session: FitSession
+    generator: torch.Generator
+    last_seed: int
+
+
 @contextmanager
 def stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
     """Record the wall time of the block in ``times[name]`` (and log the phase on ``decluster.phases``)."""
@@ -232,6 +275,33 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         elif n_samples < params["n_clusters"]:
             raise ValueError(f"n_samples={n_samples} should be >= n_clusters={params['n_clusters']}")
 
+    def _start_fit(self, X, options: CheckpointOptions) -> FitStart:
+        """Forget an earlier fit, check the parameters and ``X``, join the ranks of a launched
+        run and set up the autoencoder, the checkpoint session and the generator."""
+        self._forget_fit()
+        params = self._checked_params()
+        X = self._check_data(X, reset=True)
+        self._check_fit_inputs(params, X)
+        device = resolve_device(self.device)
+        precision = resolve_precision(params["precision"], device)
+        world = join_launched_world(device)
+        settings = replace(self._pretrain_settings(params, precision, X.shape[0], self._augmentation(params, X.shape[1])),
+                           world=world)
+        logger.info("training on %s in %s (rank %d of %d)", device, precision, world.rank, world.size)
+        seeds = world.broadcast_object(self._seeds(3))  # one model for all ranks, even unseeded
+        autoencoder = self._initial_autoencoder(params, X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)
+        session = self._open_session(X, autoencoder, settings.mode, seeds,
+                                     {"device": device.type, "precision": precision}, options, world)
+        _, train_seed, last_seed = session.header["seeds"]
+        generator = torch.Generator(device=device).manual_seed(train_seed + world.rank)
+        data = torch.from_numpy(X[world.shard(X.shape[0])]).to(device)
+        return FitStart(params, X, data, device, precision, world, settings, autoencoder, session, generator,
+                        last_seed)
+
+    def _check_fit_inputs(self, params: dict[str, Any], X: np.ndarray) -> None:
+        """Raise ``ValueError`` if ``X`` cannot be fitted with these parameters."""
+        self._check_n_clusters(params, X.shape[0])
+
     def _seeds(self, count: int) -> list[int]:
         """``count`` seeds drawn from ``random_state`` (weights, training, k-means or manifold)."""
         return [int(seed) for seed in check_random_state(self.random_state).randint(SEED_BOUND, size=count)]
@@ -262,8 +332,9 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
                 "embedding_dim": params["embedding_dim"], "channels": list(CONV_CHANNELS)}
 
     def _open_session(self, X: np.ndarray, autoencoder: torch.nn.Module, mode: str, seeds: list[int],
-                      arithmetic: dict[str, str], options: CheckpointOptions) -> FitSession:
-        """The fit's :class:`FitSession`, resumed from the checkpoint folder if asked."""
+                      arithmetic: dict[str, str], options: CheckpointOptions, world: World) -> FitSession:
+        """The fit's :class:`FitSession`, resumed from the checkpoint folder if asked (every rank
+        checks the folder before rank 0 claims it)."""
         if options.directory is not None and not isinstance(options.directory, (str, os.PathLike)):
             raise TypeError(f"checkpoint_dir must be a path, got {type(options.directory).__name__}")
         if not isinstance(options.resume, (bool, np.bool_)):
@@ -271,12 +342,16 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         interval = check_real(options.interval, "checkpoint_interval", min_val=0)
         pretraining = () if self.autoencoder is not None else stages_of(autoencoder, mode)
         header = {} if options.directory is None else _run_header(self, X, seeds, arithmetic)
-        session = FitSession((*pretraining, *self._stages_after_pretraining), header, options.directory, interval)
+        if header and world.size > 1:
+            header["world_size"] = world.size
+        session = FitSession((*pretraining, *self._stages_after_pretraining), header, options.directory, interval,
+                             world)
         if options.resume:
             session.resume()
         else:
             session.check_folder()
         session.header.setdefault("seeds", seeds)
+        world.barrier()
         return session
 
     def _pretrain(self, autoencoder: torch.nn.Module, data: torch.Tensor, settings: PretrainSettings,

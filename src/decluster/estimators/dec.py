@@ -12,12 +12,12 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
-from decluster.data.augmentation import ImageAugmentation
 from decluster.data.batching import map_in_batches
 from decluster.estimators.base import (
     PRETRAINING_CHECKS,
     CheckpointOptions,
     DeepClusteringEstimator,
+    FitStart,
     stopwatch,
     warn_if_clusters_shrank,
 )
@@ -29,18 +29,17 @@ from decluster.nn.student_t import soft_assignments, target_distribution
 from decluster.objectives import kl_divergence
 from decluster.training.checkpoint import FitSession
 from decluster.training.clustering import refine_clusters
-from decluster.training.device import resolve_device, resolve_precision
 from decluster.training.settings import ClusteringSettings
 
 logger = logging.getLogger(__name__)
 
-def _kmeans_centers(encoder: torch.nn.Module, data: torch.Tensor, n_clusters: int, n_init: int,
-                    seed: int) -> torch.Tensor:
-    """Initial centroids of shape (n_clusters, d): k-means with ``n_init`` restarts on f(X)."""
-    embedding = map_in_batches(encoder, data).cpu().numpy()
+
+def _kmeans_centers(embedding: np.ndarray, n_clusters: int, n_init: int, seed: int,
+                    device: torch.device) -> torch.Tensor:
+    """Initial centroids of shape (n_clusters, d): k-means with ``n_init`` restarts on the embedding f(X)."""
     kmeans = KMeans(n_clusters, n_init=n_init, random_state=seed).fit(embedding)
     logger.info("k-means on the embedding: inertia %.5g", kmeans.inertia_)
-    return torch.as_tensor(kmeans.cluster_centers_, dtype=torch.float32, device=data.device)
+    return torch.as_tensor(kmeans.cluster_centers_, dtype=torch.float32, device=device)
 
 
 class DEC(DeepClusteringEstimator):
@@ -250,13 +249,13 @@ class DEC(DeepClusteringEstimator):
         self.verbose = verbose
 
     @staticmethod
-    def _clustering_settings(params: dict[str, Any], precision: str,
-                             augmentation: ImageAugmentation | None = None) -> ClusteringSettings:
+    def _clustering_settings(params: dict[str, Any], start: FitStart) -> ClusteringSettings:
         """The checked clustering parameters as :class:`ClusteringSettings`."""
         return ClusteringSettings(
             alpha=params["alpha"], update_interval=params["update_interval"], tol=params["tol"],
             max_iter=params["max_iter"], batch_size=params["batch_size"], lr=params["lr"],
-            momentum=params["momentum"], precision=precision, augmentation=augmentation,
+            momentum=params["momentum"], precision=start.precision, augmentation=start.settings.augmentation,
+            world=start.world,
         )
 
     # ----------------------------------------------------------------- fitting
@@ -300,48 +299,36 @@ class DEC(DeepClusteringEstimator):
             checkpoint is kept.
         FitInterrupted
             A ``KeyboardInterrupt``: SIGINT or SIGTERM arrived; a checkpoint was written.
+
+        Notes
+        -----
+        Under ``torchrun --nproc_per_node N`` (``WORLD_SIZE`` > 1; the default process group is
+        initialised if the caller has not done it: nccl on GPUs, gloo otherwise) every rank calls
+        ``fit`` with the same ``X`` and trains on its shard of the rows: ``batch_size`` and
+        ``pretrain_batch_size`` are split over the ranks, the gradients averaged, P and the stop
+        test computed over all rows, k-means run by rank 0 on the whole embedding. Every rank
+        ends with the same fitted model and all of ``labels_``; rank 0 writes the checkpoints
+        (save the model from rank 0 too). ``random_state`` is rank 0's on every rank.
         """
-        self._forget_fit()
-        params = self._checked_params()
-        X = self._check_data(X, reset=True)
-        self._check_n_clusters(params, X.shape[0])
-        device = resolve_device(self.device)
-        precision = resolve_precision(params["precision"], device)
-        augmentation = self._augmentation(params, X.shape[1])
-        pretrain_settings = self._pretrain_settings(params, precision, X.shape[0], augmentation)
-        clustering_settings = self._clustering_settings(params, precision, augmentation)
-        logger.info("training on %s in %s", device, precision)
-        seeds = self._seeds(3)
-        autoencoder = self._initial_autoencoder(params, X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)
-        session = self._open_session(X, autoencoder, pretrain_settings.mode, seeds,
-                                     {"device": device.type, "precision": precision},
-                                     CheckpointOptions(checkpoint_dir, resume, checkpoint_interval))
-        _, train_seed, kmeans_seed = session.header["seeds"]
-        generator = torch.Generator(device=device).manual_seed(train_seed)
-        data = torch.from_numpy(X).to(device)
-        times: dict[str, float] = {}
+        start = self._start_fit(X, CheckpointOptions(checkpoint_dir, resume, checkpoint_interval))
+        session, settings, times = start.session, self._clustering_settings(start.params, start), {}
         with session.running():
-            session.track_generator(generator)
+            session.track_generator(start.generator)
             with stopwatch(times, "pretrain"):
-                pretrain_losses = self._pretrain(autoencoder, data, pretrain_settings, generator, session)
-                encoder, decoder = self._networks_to_refine(autoencoder, session)
+                pretrain_losses = self._pretrain(start.autoencoder, start.data, start.settings, start.generator, session)
+                encoder, decoder = self._networks_to_refine(start.autoencoder, session)
             with stopwatch(times, "kmeans"):
-                selection = self._k_selection(params, encoder, data, kmeans_seed, session)
-                n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
-                initial_centers = self._initial_centers(encoder, data, n_clusters, params["n_init"], kmeans_seed,
-                                                       session)
+                selection, initial_centers = self._initialisation(encoder, start)
             with stopwatch(times, "clustering"):
-                result = refine_clusters(encoder, initial_centers, data, clustering_settings, generator,
+                result = refine_clusters(encoder, initial_centers, start.data, settings, start.generator,
                                          bool(self.verbose), session, decoder)
-        self.autoencoder_, self.encoder_, self.device_ = autoencoder, encoder, device
+        self.autoencoder_, self.encoder_, self.device_ = start.autoencoder, encoder, start.device
         if decoder is not None:
             self.decoder_ = decoder
         self.cluster_centers_ = result.centers.cpu().numpy()
-        self.n_clusters_, self.k_selection_ = n_clusters, selection
-        self.labels_ = result.labels.cpu().numpy()
-        initial = soft_assignments(autoencoder.encoder, initial_centers, data, float(params["alpha"])).argmax(dim=1)
-        warn_if_clusters_shrank(type(self).__name__, self.labels_, n_clusters,
-                                np.bincount(initial.cpu().numpy(), minlength=n_clusters))
+        self.n_clusters_, self.k_selection_ = len(initial_centers), selection
+        self.labels_ = start.world.gather_rows(result.labels, start.X.shape[0]).cpu().numpy()
+        self._warn_if_clusters_shrank(start, initial_centers)
         self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
         self.pretrain_losses_, self.phase_times_ = pretrain_losses, times
         session.raise_if_interrupted()
@@ -354,34 +341,48 @@ class DEC(DeepClusteringEstimator):
         session.track("encoder", encoder)
         return encoder, None
 
-    @staticmethod
-    def _k_selection(params: dict[str, Any], encoder: torch.nn.Module, data: torch.Tensor, seed: int,
-                     session: FitSession) -> KSelection | None:
-        """With ``n_clusters="auto"``, k chosen on the embedding before k-means (or the choice the
-        resumed checkpoint kept, since its encoder has moved on); else None."""
-        if params["n_clusters"] != "auto":
-            return None
-        low, high = params["n_clusters_range"]
+    def _initialisation(self, encoder: torch.nn.Module, start: FitStart) -> tuple[KSelection | None, torch.Tensor]:
+        """k (with ``n_clusters="auto"``) and the k-means centroids of shape (k, d) on the whole
+        embedding, computed by rank 0 and shared; or those the resumed checkpoint kept (its
+        encoder has moved on since)."""
+        params, session, world, n_rows = start.params, start.session, start.world, start.X.shape[0]
         if session.reached("clustering"):
-            candidates = candidate_range(low, high, min(len(data), SAMPLE_SIZE))
-            scores = tuple(session.kept("k_selection_scores", (len(candidates),)).tolist())
-            return KSelection.best_of(candidates, scores)
-        selection = select_n_clusters(map_in_batches(encoder, data).cpu().numpy(), low, high, random_state=seed)
-        session.keep("k_selection_scores", torch.tensor(selection.scores, dtype=torch.float64))
-        logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
-        return selection
-
-    @staticmethod
-    def _initial_centers(encoder: torch.nn.Module, data: torch.Tensor, n_clusters: int, n_init: int,
-                         seed: int, session: FitSession) -> torch.Tensor:
-        """k-means centroids on the embedding, or those of the resumed checkpoint."""
-        if session.reached("clustering"):
-            embedding_dim = encoder[-1].out_features
-            return session.kept("initial_centers", (n_clusters, embedding_dim)).to(data.device)
-        centers = _kmeans_centers(encoder, data, n_clusters, n_init, seed)
+            selection = self._kept_selection(params, session, n_rows)
+            n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
+            centers = session.kept("initial_centers", (n_clusters, encoder[-1].out_features))
+            return selection, centers.to(start.device)
+        embedding = world.gather_rows(map_in_batches(encoder, start.data), n_rows).cpu().numpy()
+        selection = None
+        if params["n_clusters"] == "auto":
+            low, high = params["n_clusters_range"]
+            chosen = select_n_clusters(embedding, low, high, random_state=start.last_seed) if world.is_main else None
+            selection = world.broadcast_object(chosen)
+            session.keep("k_selection_scores", torch.tensor(selection.scores, dtype=torch.float64))
+            logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
+        n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
+        centers = torch.zeros((n_clusters, embedding.shape[1]), device=start.device)
+        if world.is_main:
+            centers = _kmeans_centers(embedding, n_clusters, params["n_init"], start.last_seed, start.device)
+        centers = world.broadcast(centers)
         session.keep("initial_centers", centers)
         session.save("clustering", None, "the end of k-means")
-        return centers
+        return selection, centers
+
+    @staticmethod
+    def _kept_selection(params: dict[str, Any], session: FitSession, n_rows: int) -> KSelection | None:
+        """With ``n_clusters="auto"``, the choice of k the resumed checkpoint kept; else None."""
+        if params["n_clusters"] != "auto":
+            return None
+        candidates = candidate_range(*params["n_clusters_range"], min(n_rows, SAMPLE_SIZE))
+        scores = tuple(session.kept("k_selection_scores", (len(candidates),)).tolist())
+        return KSelection.best_of(candidates, scores)
+
+    def _warn_if_clusters_shrank(self, start: FitStart, initial_centers: torch.Tensor) -> None:
+        """Warn if a cluster ended empty or far below its size under the initial centroids."""
+        n_clusters = len(initial_centers)
+        initial = soft_assignments(start.autoencoder.encoder, initial_centers, start.data, float(start.params["alpha"]))
+        sizes = start.world.sum(torch.bincount(initial.argmax(dim=1), minlength=n_clusters))
+        warn_if_clusters_shrank(type(self).__name__, self.labels_, n_clusters, sizes.cpu().numpy())
 
     # ----------------------------------------------------------------- inference
     def _fitted_inputs(self, X) -> torch.Tensor:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from decluster.estimators.base import FitStart
 from decluster.estimators.dec import DEC
 from decluster.estimators.validation import Choice, Real
 from decluster.nn.autoencoder import StackedAutoencoder
@@ -99,9 +100,9 @@ class IDEC(DEC):
         self.clustering_optimizer = clustering_optimizer
 
     @staticmethod
-    def _clustering_settings(params: dict[str, Any], precision: str, augmentation=None) -> ClusteringSettings:
+    def _clustering_settings(params: dict[str, Any], start: FitStart) -> ClusteringSettings:
         """DEC's settings with IDEC's optimizer and gamma."""
-        return dataclasses.replace(DEC._clustering_settings(params, precision, augmentation),
+        return dataclasses.replace(DEC._clustering_settings(params, start),
                                    optimizer=params["clustering_optimizer"], gamma=params["gamma"])
 
     def _networks_to_refine(self, autoencoder: StackedAutoencoder,

@@ -24,7 +24,6 @@ from decluster.estimators.validation import AutoOr, Integer, IntegerRange, OrNon
 from decluster.k_selection import KSelection, select_n_clusters
 from decluster.nn.autoencoder import StackedAutoencoder
 from decluster.nn.manifold import manifold_dimension, mixture_log_posterior, place_on_manifold
-from decluster.training.device import resolve_device, resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -186,45 +185,47 @@ autoencoder, device, precision, random_state, verbose
         CheckpointError, DivergenceError, FitInterrupted
             As :meth:`DEC.fit`.
         """
-        self._forget_fit()
-        params = self._checked_params()
-        X = self._check_data(X, reset=True)
-        self._check_n_clusters(params, X.shape[0])
+        start = self._start_fit(X, CheckpointOptions(checkpoint_dir, resume, checkpoint_interval))
+        session, times = start.session, {}
+        with session.running():
+            session.track_generator(start.generator)
+            with stopwatch(times, "pretrain"):
+                losses = self._pretrain(start.autoencoder, start.data, start.settings, start.generator, session)
+        embedding = map_in_batches(start.autoencoder.eval().encoder, start.data)
+        embedding = start.world.gather_rows(embedding, start.X.shape[0]).cpu().numpy()
+        found = self._cluster_embedding(start.params, embedding, start.last_seed) if start.world.is_main else None
+        manifold, mixture, selection, manifold_times = start.world.broadcast_object(found)
+        self.autoencoder_, self.device_, self.embedding_, self.manifold_ = start.autoencoder, start.device, embedding, manifold
+        self.weights_, self.means_, self.covariances_ = mixture.weights_, mixture.means_, mixture.covariances_
+        self.pretrain_losses_, self.phase_times_ = losses, times | manifold_times
+        self.n_clusters_, self.k_selection_ = mixture.n_components, selection
+        self.labels_ = self._log_posterior_on_manifold(manifold).argmax(axis=1)
+        warn_if_clusters_shrank(type(self).__name__, self.labels_, self.n_clusters_)
+        session.raise_if_interrupted()
+        return self
+
+    def _check_fit_inputs(self, params: dict[str, Any], X: np.ndarray) -> None:
+        """Enough rows for k and the neighbourhoods, and umap-learn installed."""
+        super()._check_fit_inputs(params, X)
         n_clusters = params["n_clusters"]
         if X.shape[0] <= max(params["n_neighbors"], 0 if n_clusters == "auto" else n_clusters):
             raise ValueError(f"n_samples={X.shape[0]} should be > n_clusters={params['n_clusters']} and "
                              f"n_neighbors={params['n_neighbors']}")
-        umap_class = _umap_class()
-        device = resolve_device(self.device)
-        precision = resolve_precision(params["precision"], device)
-        settings = self._pretrain_settings(params, precision, X.shape[0], self._augmentation(params, X.shape[1]))
-        seeds = self._seeds(3)
-        autoencoder = self._initial_autoencoder(params, X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)
-        session = self._open_session(X, autoencoder, settings.mode, seeds, {"device": device.type, "precision": precision},
-                                     CheckpointOptions(checkpoint_dir, resume, checkpoint_interval))
-        _, train_seed, manifold_seed = session.header["seeds"]
-        generator = torch.Generator(device=device).manual_seed(train_seed)
-        data, times = torch.from_numpy(X).to(device), {}
-        with session.running():
-            session.track_generator(generator)
-            with stopwatch(times, "pretrain"):
-                losses = self._pretrain(autoencoder, data, settings, generator, session)
+        _umap_class()
+
+    def _cluster_embedding(self, params: dict[str, Any], embedding: np.ndarray,
+                           seed: int) -> tuple[np.ndarray, GaussianMixture, KSelection | None, dict[str, float]]:
+        """UMAP's manifold of the embedding, k (with ``"auto"``) and the fitted mixture, with the
+        times of the ``"manifold"`` and ``"mixture"`` phases."""
+        times: dict[str, float] = {}
         with stopwatch(times, "manifold"):
-            embedding = map_in_batches(autoencoder.eval().encoder, data).cpu().numpy()
-            manifold = self._manifold(umap_class, params, manifold_seed).fit_transform(embedding).astype(np.float32)
+            manifold = self._manifold(_umap_class(), params, seed).fit_transform(embedding).astype(np.float32)
         with stopwatch(times, "mixture"):
-            selection = self._k_selection(params, manifold, manifold_seed)
+            selection = self._k_selection(params, manifold, seed)
             n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
             mixture = GaussianMixture(n_clusters, covariance_type="full", n_init=params["n_init"],
-                                      random_state=manifold_seed).fit(manifold)
-        self.autoencoder_, self.device_, self.embedding_, self.manifold_ = autoencoder, device, embedding, manifold
-        self.weights_, self.means_, self.covariances_ = mixture.weights_, mixture.means_, mixture.covariances_
-        self.pretrain_losses_, self.phase_times_ = losses, times
-        self.n_clusters_, self.k_selection_ = n_clusters, selection
-        self.labels_ = self._log_posterior_on_manifold(manifold).argmax(axis=1)
-        warn_if_clusters_shrank(type(self).__name__, self.labels_, n_clusters)
-        session.raise_if_interrupted()
-        return self
+                                      random_state=seed).fit(manifold)
+        return manifold, mixture, selection, times
 
     @staticmethod
     def _k_selection(params: dict[str, Any], manifold: np.ndarray, seed: int) -> KSelection | None:

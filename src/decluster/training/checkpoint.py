@@ -6,6 +6,13 @@ holds the tracked networks, the state of the random generator, the stage reached
 written inside a training loop, that loop's state: optimizer and scheduler, position in the
 shuffled epoch, running loss and (in the clustering phase) the current target P. Training is
 deterministic given that state, so a resumed fit ends exactly where an uninterrupted one would.
+
+With several ranks, rank 0 writes the checkpoint. What differs between ranks (the random
+generator, the batch walk of the shard, the shard's P and labels, running losses) is gathered and
+stored under ``rank<r>.``; what they share (networks, optimizer, centroids) is stored once. The ranks
+agree at every step on divergence, on a signal received by any of them and on a checkpoint being
+due (by rank 0's clock), so they checkpoint at the same step. A checkpoint resumes only on the same
+number of ranks, each reading the folder (which must therefore be on a file system they share).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import torch
 from torch import nn
 
 from decluster.data.batching import BatchCursor
+from decluster.distributed import World
 from decluster.exceptions import CheckpointError, DivergenceError, FitInterrupted
 from decluster.io.checks import conform, expect_int, expect_list, expect_number, expect_object, expect_str
 from decluster.io.files import signal_handlers
@@ -215,11 +223,13 @@ class FitSession:
         Checkpoint folder; ``None`` disables checkpoints.
     interval : float
         Seconds between checkpoints inside a training loop.
+    world : World, optional
+        The ranks of the fit; rank 0 writes, every rank resumes its own part.
     """
 
     def __init__(self, stages: Sequence[str], header: dict[str, Any], directory=None,
-                 interval: float = 120.0) -> None:
-        self.stages, self.header = tuple(stages), header
+                 interval: float = 120.0, world: World = World()) -> None:
+        self.stages, self.header, self.world = tuple(stages), header, world
         self.directory = None if directory is None else Path(directory)
         self.interval = interval
         self.losses: dict[str, list[float]] = {}
@@ -254,16 +264,26 @@ class FitSession:
                       for name, values in expect_object(config.get("losses"), "losses").items()}
             if config.get("loop") is not None:
                 expect_object(config["loop"], "loop")
-            if stage not in self.stages or GENERATOR_KEY not in saved.tensors:
-                raise ValueError(f"stage {stage!r:.40} unknown or generator state missing")
+            if stage not in self.stages:
+                raise ValueError(f"stage {stage!r:.40} unknown")
         except ValueError as error:
             raise CheckpointError(f"{self.directory}: unusable checkpoint ({error})") from None
         self._check_header(saved_header)
+        if self._own(GENERATOR_KEY) not in saved.tensors:
+            raise CheckpointError(f"{self.directory}: unusable checkpoint (generator state missing)")
         self.header, self.losses = dict(self.header, seeds=seeds), losses
         self._resumed = (config, saved.tensors)
         logger.info("resuming from the checkpoint in %s (stage %s)", self.directory, stage)
 
+    def _own(self, name: str) -> str:
+        """The key of this rank's ``name`` in a checkpoint (prefixed ``rank<r>.`` among several ranks)."""
+        return name if self.world.size == 1 else f"rank{self.world.rank}.{name}"
+
     def _check_header(self, saved: dict[str, Any]) -> None:
+        ranks = saved.get("world_size", 1)
+        if ranks != self.header.get("world_size", 1):
+            raise CheckpointError(f"{self.directory}: the checkpoint was written by {ranks!r:.20} ranks, this fit runs "
+                                  f"on {self.world.size}; resume on the same number of ranks")
         mine, theirs = self.header.get("arithmetic"), saved.get("arithmetic")
         if mine != theirs and isinstance(theirs, dict):
             raise CheckpointError(
@@ -295,6 +315,10 @@ class FitSession:
         if self.directory is None:
             yield
             return
+        if not self.world.is_main:  # rank 0 claims and writes the folder
+            with signal_handlers(self._request_stop):
+                yield
+            return
         with created_folder(self.directory), folder_lock(self.directory, wait=False), \
                 signal_handlers(self._request_stop):
             yield
@@ -317,7 +341,7 @@ class FitSession:
         if self.resumed_stage != stage or self._resumed[0].get("loop") is None:
             return None
         config, tensors = self._resumed
-        return LoopState(strip_prefix(tensors, "loop."), config["loop"])
+        return LoopState(strip_prefix(tensors, "loop.") | strip_prefix(tensors, self._own("loop.")), config["loop"])
 
     @contextmanager
     def restoring(self, what: str) -> Iterator[None]:
@@ -354,7 +378,7 @@ class FitSession:
         self._generator = generator
         if self._resumed is not None:
             with self.restoring("the random generator"):
-                generator.set_state(self._resumed[1][GENERATOR_KEY])
+                generator.set_state(self._resumed[1][self._own(GENERATOR_KEY)])
 
     # ----------------------------------------------------------------- saving
     def check_loss(self, loss: torch.Tensor, where: str) -> None:
@@ -366,10 +390,12 @@ class FitSession:
         """Called after each optimizer step: checkpoint if due; on a signal, checkpoint and stop."""
         if self.directory is None:
             return
-        if self._interrupted is not None:
+        due = self.world.is_main and time.monotonic() - self._last_save >= self.interval
+        interrupted, due = self.world.any([self._interrupted is not None, due])
+        if interrupted:
             self.save(stage, capture(), where)
-            raise FitInterrupted(self.directory, self._interrupted)
-        if time.monotonic() - self._last_save >= self.interval:
+            raise FitInterrupted(self.directory, self._interrupted or signal.SIGTERM)
+        if due:
             self.save(stage, capture(), where)
 
     def save(self, stage: str, loop: LoopState | None, where: str) -> None:
@@ -385,22 +411,37 @@ class FitSession:
         tensors = add_prefix(self._kept, "kept.")
         for name, module in self._modules.items():
             tensors |= add_prefix(module.state_dict(), f"{name}.")
-        if loop is not None:
-            tensors |= add_prefix(loop.tensors, "loop.")
-        if not _finite(tensors):
+        own = {} if loop is None else add_prefix(loop.tensors, "loop.")
+        if self.world.any([not _finite(tensors | own)])[0]:
             raise DivergenceError("a parameter", where, self._kept_directory())
         if self._generator is not None:
-            tensors[GENERATOR_KEY] = self._generator.get_state()
-        metadata = {"stage": stage, "header": self.header, "losses": self.losses,
-                    "loop": None if loop is None else loop.values}
-        write_model(self.directory, CHECKPOINT_KIND, metadata, tensors)
+            own[GENERATOR_KEY] = self._generator.get_state()
+        tensors |= self._gather_own(own)
+        if self.world.is_main:
+            metadata = {"stage": stage, "header": self.header, "losses": self.losses,
+                        "loop": None if loop is None else loop.values}
+            write_model(self.directory, CHECKPOINT_KIND, metadata, tensors)
+            logger.debug("checkpoint written to %s (%s)", self.directory, where)
+        self.world.barrier()  # no rank goes on (or exits) before the checkpoint is complete
         self._last_save = time.monotonic()
-        logger.debug("checkpoint written to %s (%s)", self.directory, where)
+
+    def _gather_own(self, own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The tensors of every rank's loop and generator as rank 0 writes them: as they are in one
+        process; among several ranks, the optimizer's (the same on all) once and the rest of each
+        rank under ``rank<r>.`` (an empty dict on the other ranks)."""
+        if self.world.size == 1:
+            return own
+        shared = {key: value for key, value in own.items() if key.startswith("loop.optimizer.")}
+        local = {key: value.cpu() for key, value in own.items() if key not in shared}
+        gathered = self.world.gather_objects(local)
+        if gathered is None:
+            return {}
+        return shared | {f"rank{rank}.{key}": value for rank, part in enumerate(gathered) for key, value in part.items()}
 
     def raise_if_interrupted(self) -> None:
         """Raise :class:`FitInterrupted` if a signal arrived (call after the final checkpoint)."""
-        if self._interrupted is not None and self.directory is not None:
-            raise FitInterrupted(self.directory, self._interrupted)
+        if self.directory is not None and self.world.any([self._interrupted is not None])[0]:
+            raise FitInterrupted(self.directory, self._interrupted or signal.SIGTERM)
 
     def _kept_directory(self) -> Path | None:
         return self.directory if self.directory is not None and (self.directory / CONFIG_FILE).is_file() else None

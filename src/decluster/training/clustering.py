@@ -13,7 +13,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from decluster.data.batching import BatchCursor
+from decluster.data.batching import BatchCursor, batch_cursor
 from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 from decluster.nn.student_t import (
     TargetSnapshot,
@@ -173,9 +173,10 @@ class ClusteringObjective:
 
     def _update_target(self) -> None:
         """Recompute P over the whole data, record the update and test the label-change stop."""
-        loss = float(self.loss_total) / self.steps_since_update
+        world = self.settings.world
+        loss = float(world.sum(self.loss_total)) / world.size / self.steps_since_update
         previous, self._current = self.snapshot, self._snapshot()
-        change = label_change_fraction(previous.labels, self.snapshot.labels)
+        change = label_change_fraction(previous.labels, self.snapshot.labels, world)
         self.history.record(self.n_iter, loss, change)
         self.converged = change < self.settings.tol
         self.loss_total, self.steps_since_update = torch.zeros_like(self.loss_total), 0
@@ -184,7 +185,8 @@ class ClusteringObjective:
 
     def _snapshot(self) -> TargetSnapshot:
         self.encoder.eval()
-        return compute_snapshot(self._encode, self.centers.detach(), self.data, self.settings.alpha)
+        return compute_snapshot(self._encode, self.centers.detach(), self.data, self.settings.alpha,
+                                self.settings.world)
 
     def finished(self) -> bool:
         return self.converged or self.n_iter >= self.settings.max_iter
@@ -266,11 +268,12 @@ def refine_clusters(
     DivergenceError
         If the loss becomes NaN or infinite.
     """
-    session = session or FitSession(("clustering",), {})
+    session = session or FitSession(("clustering",), {}, world=settings.world)
     centers = nn.Parameter(initial_centers.detach().clone())
     trained = [*encoder.parameters(), centers, *([] if decoder is None else decoder.parameters())]
     optimization = Optimization(_clustering_optimizer(trained, settings),
-                                BatchCursor(len(data), settings.batch_size, generator))
+                                batch_cursor(len(data), settings.batch_size, generator, settings.world),
+                                world=settings.world)
     objective = ClusteringObjective(encoder, centers, data, settings, decoder, generator)
     run_loop(objective, optimization, session, verbose)
     session.save("clustering", optimization.capture(objective), "the end of the clustering phase")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import torch
@@ -14,7 +15,8 @@ def resolve_device(spec: str | torch.device) -> torch.device:
     ----------
     spec : str or torch.device
         ``"auto"`` picks CUDA if available, then Apple MPS, then the CPU.
-        Anything else is passed to :class:`torch.device` (``"cpu"``, ``"cuda:1"``...).
+        Anything else is passed to :class:`torch.device` (``"cpu"``, ``"cuda:1"``...). Under
+        ``torchrun``, CUDA without an index means this rank's GPU, ``cuda:<LOCAL_RANK>``.
 
     Returns
     -------
@@ -29,7 +31,7 @@ def resolve_device(spec: str | torch.device) -> torch.device:
         device = spec
     elif spec == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _local_gpu(torch.device("cuda"))
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -42,6 +44,13 @@ def resolve_device(spec: str | torch.device) -> torch.device:
         raise ValueError(f"device={spec!r} was requested but CUDA is not available")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={spec!r} was requested but MPS is not available")
+    return _local_gpu(device)
+
+
+def _local_gpu(device: torch.device) -> torch.device:
+    """``cuda:<LOCAL_RANK>`` for an unindexed CUDA device under ``torchrun``; else ``device``."""
+    if device.type == "cuda" and device.index is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
 
 

@@ -16,6 +16,7 @@ from typing import Callable, Protocol
 import torch
 
 from decluster.data.batching import BatchCursor
+from decluster.distributed import World
 from decluster.training.checkpoint import LoopState, capture_loop, restore_loop
 from decluster.training.progress import progress as show_progress
 
@@ -66,7 +67,7 @@ class LoopHooks(Protocol):
         """Turn a failure to restore ``what`` into a checkpoint error."""
 
     def check_loss(self, loss: torch.Tensor, where: str) -> None:
-        """Raise if ``loss`` is NaN or infinite."""
+        """Raise if ``loss`` (the same on every rank) is NaN or infinite."""
 
     def step(self, stage: str, capture: Callable[[], LoopState], where: str) -> None:
         """After each step: checkpoint if due; on a signal, checkpoint and stop."""
@@ -74,20 +75,27 @@ class LoopHooks(Protocol):
 
 @dataclass(frozen=True)
 class Optimization:
-    """How parameters are updated: the optimizer, its optional scheduler and the batch walk."""
+    """How parameters are updated: the optimizer, its optional scheduler, the batch walk and the
+    ranks over which the gradients are averaged."""
 
     optimizer: torch.optim.Optimizer
     cursor: BatchCursor
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    world: World = World()
 
     def capture(self, objective: Objective) -> LoopState:
         """The whole state of a loop: batch walk, optimizer, scheduler and the objective's own."""
         return capture_loop(self.cursor, self.optimizer, objective.state(), self.scheduler)
 
-    def descend(self, loss: torch.Tensor) -> None:
-        """One optimizer (and scheduler) step on ``loss``."""
+    def descend(self, loss: torch.Tensor, check: Callable[[torch.Tensor], None]) -> None:
+        """One optimizer (and scheduler) step on ``loss``, its gradients averaged over the ranks.
+
+        ``check`` sees the loss averaged over the ranks before the parameters change, and may
+        raise to stop the step (every rank sees the same value).
+        """
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        check(self.world.average_gradients((p for group in self.optimizer.param_groups for p in group["params"]), loss))
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
@@ -130,8 +138,7 @@ def run_loop(objective: Objective, optimization: Optimization, hooks: LoopHooks,
             index = optimization.cursor.next()
             where = objective.position(optimization.cursor)
             loss = objective.batch_loss(index)
-            hooks.check_loss(loss, where)
-            optimization.descend(loss)
+            optimization.descend(loss, lambda mean: hooks.check_loss(mean, where))
             postfix = objective.after_step(loss.detach(), index, optimization.cursor)
             done = objective.progress()[0]
             if done != shown:

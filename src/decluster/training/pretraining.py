@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from decluster.data.batching import BatchCursor, map_in_batches
+from decluster.data.batching import BatchCursor, batch_cursor, map_in_batches
+from decluster.distributed import World
 from decluster.io.checks import expect_int, expect_list, expect_number
 from decluster.nn.autoencoder import StackedAutoencoder
 from decluster.objectives import reconstruction_error
@@ -65,6 +66,8 @@ class ReconstructionObjective:
         Applied without gradients to each batch of ``inputs`` to give the rows to reconstruct.
     augment : callable, optional
         Applied to each batch (after ``lift``): the rows to reconstruct are the augmented ones.
+    world : World
+        The ranks whose shards make up the data: an epoch's loss is summed over them.
     losses : list of float
         Mean :func:`~decluster.objectives.reconstruction_error` of each finished epoch.
     total : torch.Tensor of shape ()
@@ -78,6 +81,7 @@ class ReconstructionObjective:
     batch_size: int
     lift: Callable[[torch.Tensor], torch.Tensor] | None = None
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+    world: World = field(default_factory=World)
     losses: list[float] = field(default_factory=list)
     total: torch.Tensor | None = None
 
@@ -100,7 +104,9 @@ class ReconstructionObjective:
     def after_step(self, loss: torch.Tensor, index: torch.Tensor, cursor: BatchCursor) -> None:
         self.total += loss * len(index)
         if cursor.pass_finished:
-            self.losses.append(float(self.total) / len(self.inputs))
+            sums = torch.stack([self.total.double(), self.total.new_tensor(len(self.inputs), dtype=torch.float64)])
+            total, rows = self.world.sum(sums).tolist()
+            self.losses.append(total / rows)
             self.total = torch.zeros_like(self.total)
             logger.info("%s epoch %d/%d: reconstruction error %.5g", self.stage, len(self.losses), self.epochs,
                         self.losses[-1])
@@ -176,7 +182,8 @@ def train_reconstruction(
         If the loss becomes NaN or infinite.
     """
     optimizer = _make_optimizer(parameters, settings)
-    total_steps = epochs * math.ceil(len(inputs) / settings.batch_size)
+    cursor = batch_cursor(len(inputs), settings.batch_size, generator, settings.world)
+    total_steps = epochs * cursor.batches_per_pass
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _lr_factor(settings.lr_schedule, step, total_steps)
     )
@@ -184,9 +191,9 @@ def train_reconstruction(
     objective = ReconstructionObjective(
         stage, in_precision(reconstruct, settings.precision), inputs, epochs, settings.batch_size,
         None if lift is None else in_precision(lift, settings.precision),
-        None if augmentation is None else (lambda batch: augmentation(batch, generator)))
-    optimization = Optimization(optimizer, BatchCursor(len(inputs), settings.batch_size, generator), scheduler)
-    run_loop(objective, optimization, session or FitSession((stage,), {}), verbose)
+        None if augmentation is None else (lambda batch: augmentation(batch, generator)), settings.world)
+    optimization = Optimization(optimizer, cursor, scheduler, settings.world)
+    run_loop(objective, optimization, session or FitSession((stage,), {}, world=settings.world), verbose)
     return objective.losses
 
 

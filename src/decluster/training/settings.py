@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from decluster.data.augmentation import ImageAugmentation
+from decluster.distributed import World
 
 PRETRAIN_MODES = ("layerwise", "end-to-end")
 OPTIMIZERS = ("adam", "sgd")
@@ -93,6 +94,9 @@ class PretrainSettings:
     augmentation : ImageAugmentation or None
         Random shifts and rotations of the input images, reconstructed as augmented (the first
         layer pair and fine-tuning, whose inputs are the images).
+    world : World
+        The ranks training together: each walks its shard, ``batch_size`` is the batch of all
+        ranks together, and the gradients are averaged over them.
     """
 
     mode: str = "layerwise"
@@ -105,6 +109,7 @@ class PretrainSettings:
     dropout: float = 0.2
     precision: str = "float32"
     augmentation: ImageAugmentation | None = None
+    world: World = field(default_factory=World)
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,9 @@ class ClusteringSettings:
     augmentation : ImageAugmentation or None
         Random shifts and rotations of each batch: Q (and IDEC's reconstruction) of the augmented
         images against the target P of the clean ones (DEC-DA).
+    world : World
+        The ranks training together: each holds a shard of the rows; P's frequencies, the
+        label-change count and the gradients are summed over them.
     """
 
     alpha: float = 1.0
@@ -151,3 +159,4 @@ class ClusteringSettings:
     optimizer: str = "sgd"
     gamma: float | None = None
     augmentation: ImageAugmentation | None = None
+    world: World = field(default_factory=World)
