@@ -139,3 +139,24 @@ def test_a_rank_killed_stops_the_job_and_two_ranks_resume_to_the_uninterrupted_l
     one_process = run_fit_child(params, data, checkpoint, None, True, tmp_path / "one.npy")
     assert one_process.returncode != 0
     assert "written by 2 ranks, this fit runs on 1; resume on the same number of ranks" in one_process.stderr
+
+
+@pytest.mark.parametrize("method", ["dec", "n2d"])
+def test_the_command_line_under_torchrun_trains_on_two_ranks_and_rank_0_writes(tmp_path: Path, method: str):
+    if method == "n2d":
+        pytest.importorskip("umap")
+    X, y = load_digits(return_X_y=True)
+    np.save(tmp_path / "digits.npy", (X[:600] / 16).astype(np.float32))
+    flags = ["--hidden-dims", "64", "--layer-epochs", "2", "--finetune-epochs", "5", "--n-init", "2", "--device", "cpu",
+             "--random-state", "0", "--n-clusters", "10", "--quiet", "--no-plots", "--method", method]
+    if method == "dec":
+        flags += ["--update-interval", "10", "--max-iter", "40", "--batch-size", "64"]
+    command = [*TORCHRUN, "-m", "decluster", "fit", "--data", str(tmp_path / "digits.npy"), "--out",
+               str(tmp_path / "out"), *flags]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("600 samples, 10 clusters") == 1  # rank 0 alone reports and writes
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["n_samples"] == 600 and metrics["n_clusters"] == 10
+    labels = (tmp_path / "out" / "labels.csv").read_text().splitlines()
+    assert len(labels) == 601 and {int(row.split(",")[1]) for row in labels[1:]} <= set(range(10))
