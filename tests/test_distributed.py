@@ -16,6 +16,7 @@ from sklearn.datasets import load_digits
 
 from conftest import FAST, FIT_CHILD, run_fit_child
 from decluster import DEC, evaluate
+from decluster.data.batching import ShardCursor
 from decluster.distributed import World, current_world
 from decluster.nn.student_t import compute_snapshot, label_change_fraction
 
@@ -24,6 +25,21 @@ def test_shards_by_hand():
     assert [World(rank, 3).shard(10) for rank in range(3)] == [slice(0, 3), slice(3, 6), slice(6, 10)]
     assert [World(rank, 2).shard(1) for rank in range(2)] == [slice(0, 0), slice(0, 1)]
     assert World().shard(7) == slice(0, 7)
+
+
+def test_a_shard_cursor_cuts_every_pass_into_the_same_number_of_batches_and_saves_the_batch_count():
+    for rows, sizes in ((10, [3, 3, 4]), (11, [3, 4, 4])):  # shards of 21 rows, 3 batches a pass on each
+        cursor = ShardCursor(rows, 3, torch.Generator().manual_seed(0))
+        assert [len(cursor.next()) for _ in range(3)] == sizes and cursor.pass_finished
+        seen = torch.cat([cursor.next() for _ in range(3)])
+        assert sorted(seen.tolist()) == list(range(rows))
+    walked = ShardCursor(11, 3, torch.Generator().manual_seed(0))
+    walked.next(), walked.next()
+    tensors, values = walked.state()
+    assert walked.position == 7 and values == {"batch": 2}  # 6 rows on a shard of 10: batches are what ranks share
+    resumed = ShardCursor(11, 3, torch.Generator().manual_seed(1))
+    resumed.restore(tensors, values)
+    assert resumed.position == 7 and torch.equal(resumed.next(), walked.next())
 
 
 def test_one_process_is_a_world_of_size_one_whose_sums_are_the_tensors_themselves():
@@ -116,7 +132,8 @@ def test_two_ranks_cluster_as_accurately_as_one_process(pretrained_digits, two_r
     data, y, params = pretrained_digits
     one = run_fit_child(params, data, None, None, False, tmp_path / "one.npy")
     assert one.returncode == 0, one.stderr
-    one_process, two_ranks = (evaluate(y, labels).accuracy for labels in (np.load(tmp_path / "one.npy"), two_rank_labels))
+    one_process, two_ranks = (evaluate(y, labels).accuracy
+                              for labels in (np.load(tmp_path / "one.npy"), two_rank_labels))
     assert two_ranks > 0.7
     assert abs(two_ranks - one_process) <= 0.02
     # the ranks shuffle their shards with their own generators: another walk, not the same labels
@@ -153,7 +170,8 @@ def test_the_command_line_under_torchrun_trains_on_two_ranks_and_rank_0_writes(t
         flags += ["--update-interval", "10", "--max-iter", "40", "--batch-size", "64"]
     command = [*TORCHRUN, "-m", "decluster", "fit", "--data", str(tmp_path / "digits.npy"), "--out",
                str(tmp_path / "out"), *flags]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("600 samples, 10 clusters") == 1  # rank 0 alone reports and writes
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())

@@ -4,9 +4,9 @@ from decluster.estimators.dec import DEC
 from decluster.estimators.idec import IDEC
 from decluster.estimators.n2d import N2D
 from decluster.exceptions import CheckpointError, ClusterSizeWarning, DivergenceError, FitInterrupted
+from decluster.k_selection import KSelection
 from decluster.metrics import ClusteringScores, cluster_accuracy, evaluate
 from decluster.nn.autoencoder import StackedAutoencoder
-from decluster.k_selection import KSelection
 from decluster.training.clustering import ClusteringHistory
 
 __version__ = "0.1.0"

@@ -27,8 +27,8 @@ from decluster.cli.runconfig import (
     explicit_parameters,
     run_options,
 )
-from decluster.distributed import launched_rank
 from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
+from decluster.distributed import launched_rank
 from decluster.estimators.dec import DEC
 from decluster.estimators.n2d import N2D
 from decluster.estimators.persistence import MODEL_KINDS, k_selection_section, save_dec, save_n2d

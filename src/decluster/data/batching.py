@@ -82,7 +82,8 @@ class ShardCursor(BatchCursor):
     batches, the same on every rank, so that the ranks step together.
 
     The shuffled order of a pass is cut into ``n_batches`` contiguous pieces whose sizes differ
-    by at most one.
+    by at most one. The saved position is the number of batches done in the pass, which is the
+    same on every rank (the rows done differ with the shards' sizes).
 
     Parameters
     ----------
@@ -101,16 +102,32 @@ class ShardCursor(BatchCursor):
     def batches_per_pass(self) -> int:
         return self.n_batches
 
+    def _start(self, batch: int) -> int:
+        """The first row (in the pass's order) of batch number ``batch``."""
+        return batch * self.n_samples // self.n_batches
+
+    def _batches_done(self) -> int:
+        """Batches of the pass handed out: the batch whose first row is at ``position``."""
+        return -(-self.position * self.n_batches // self.n_samples)
+
     def next(self) -> torch.Tensor:
         """Indices (into the shard) of the next batch, of shape (about n_samples / n_batches,)."""
         if self.pass_finished:
             self.order = torch.randperm(self.n_samples, generator=self.generator, device=self.generator.device)
             self.position = 0
-        batch = -(-self.position * self.n_batches // self.n_samples)  # the batch that starts at position
-        end = (batch + 1) * self.n_samples // self.n_batches
+        end = self._start(self._batches_done() + 1)
         index = self.order[self.position: end]
         self.position = end
         return index
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+        tensors, _ = super().state()
+        return tensors, {"batch": self._batches_done()}
+
+    def restore(self, tensors: dict[str, torch.Tensor], values: dict[str, int]) -> None:
+        batch = expect_int(expect_object(values, "cursor", {"batch"})["batch"], "cursor.batch",
+                           low=0, high=self.n_batches)
+        super().restore(tensors, {"position": self._start(batch)})
 
 
 def batch_cursor(n_rows: int, batch_size: int, generator: torch.Generator, world: World) -> BatchCursor:

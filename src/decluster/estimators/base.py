@@ -285,8 +285,8 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         precision = resolve_precision(params["precision"], device)
         world = join_launched_world(device)
-        settings = replace(self._pretrain_settings(params, precision, X.shape[0], self._augmentation(params, X.shape[1])),
-                           world=world)
+        augmentation = self._augmentation(params, X.shape[1])
+        settings = replace(self._pretrain_settings(params, precision, X.shape[0], augmentation), world=world)
         logger.info("training on %s in %s (rank %d of %d)", device, precision, world.rank, world.size)
         seeds = world.broadcast_object(self._seeds(3))  # one model for all ranks, even unseeded
         autoencoder = self._initial_autoencoder(params, X.shape[1], torch.Generator().manual_seed(seeds[0])).to(device)

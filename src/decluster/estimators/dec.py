@@ -315,7 +315,8 @@ class DEC(DeepClusteringEstimator):
         with session.running():
             session.track_generator(start.generator)
             with stopwatch(times, "pretrain"):
-                pretrain_losses = self._pretrain(start.autoencoder, start.data, start.settings, start.generator, session)
+                pretrain_losses = self._pretrain(start.autoencoder, start.data, start.settings, start.generator,
+                                                 session)
                 encoder, decoder = self._networks_to_refine(start.autoencoder, session)
             with stopwatch(times, "kmeans"):
                 selection, initial_centers = self._initialisation(encoder, start)

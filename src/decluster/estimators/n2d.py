@@ -195,7 +195,8 @@ autoencoder, device, precision, random_state, verbose
         embedding = start.world.gather_rows(embedding, start.X.shape[0]).cpu().numpy()
         found = self._cluster_embedding(start.params, embedding, start.last_seed) if start.world.is_main else None
         manifold, mixture, selection, manifold_times = start.world.broadcast_object(found)
-        self.autoencoder_, self.device_, self.embedding_, self.manifold_ = start.autoencoder, start.device, embedding, manifold
+        self.autoencoder_, self.device_ = start.autoencoder, start.device
+        self.embedding_, self.manifold_ = embedding, manifold
         self.weights_, self.means_, self.covariances_ = mixture.weights_, mixture.means_, mixture.covariances_
         self.pretrain_losses_, self.phase_times_ = losses, times | manifold_times
         self.n_clusters_, self.k_selection_ = mixture.n_components, selection

@@ -436,7 +436,8 @@ class FitSession:
         gathered = self.world.gather_objects(local)
         if gathered is None:
             return {}
-        return shared | {f"rank{rank}.{key}": value for rank, part in enumerate(gathered) for key, value in part.items()}
+        return shared | {f"rank{rank}.{key}": value
+                         for rank, part in enumerate(gathered) for key, value in part.items()}
 
     def raise_if_interrupted(self) -> None:
         """Raise :class:`FitInterrupted` if a signal arrived (call after the final checkpoint)."""
