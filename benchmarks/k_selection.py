@@ -113,10 +113,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="folder holding MNIST's files (else the cache)")
     parser.add_argument("--imbalanced", type=Path, help="the .npz of benchmarks/imbalanced_mnist.py")
     args = parser.parse_args()
-    records = [run(name, seed, args) for name in args.datasets for seed in args.seeds]
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"k-selection-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json"
-    path.write_text(json.dumps(records, indent=2) + "\n")
+    records = []
+    for name in args.datasets:
+        for seed in args.seeds:
+            records.append(run(name, seed, args))
+            path.write_text(json.dumps(records, indent=2) + "\n")  # each finished run kept, should a later one fail
     print(markdown(records))
     print(f"record: {path}")
 
