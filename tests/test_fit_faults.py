@@ -12,7 +12,7 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-import decluster.estimators.dec as estimator_module
+import decluster.estimators.base as estimator_module
 from decluster import DEC
 from decluster.exceptions import CheckpointError, DivergenceError
 from decluster.training.device import resolve_precision

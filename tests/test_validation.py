@@ -38,6 +38,7 @@ def test_fewer_samples_than_clusters(make_dec):
         ({"n_clusters": 2.5}, TypeError),
         ({"n_clusters": True}, TypeError),
         ({"alpha": 0.0}, ValueError),
+        ({"alpha": 6.8e38}, ValueError),
         ({"tol": 1.5}, ValueError),
         ({"tol": float("nan")}, ValueError),
         ({"max_iter": 0}, ValueError),

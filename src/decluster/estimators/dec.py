@@ -33,6 +33,8 @@ from decluster.training.settings import ClusteringSettings
 
 logger = logging.getLogger(__name__)
 
+MAX_ALPHA = 1e6
+
 
 def _kmeans_centers(embedding: np.ndarray, n_clusters: int, n_init: int, seed: int,
                     device: torch.device) -> torch.Tensor:
@@ -61,7 +63,8 @@ class DEC(DeepClusteringEstimator):
     embedding_dim : int, default=10
         Dimension of the embedding z.
     alpha : float, default=1.0
-        Degrees of freedom of the Student's t kernel.
+        Degrees of freedom of the Student's t kernel, in (0, 1e6] (far larger values overflow
+        float32 in Q; towards the bound the kernel is already a Gaussian).
     pretrain : {"layerwise", "end-to-end"}, default="layerwise"
         How the autoencoder is pretrained, "layerwise" or "end-to-end". ``"layerwise"``: greedy denoising pretraining of each layer pair, then end-to-end
         fine-tuning (the paper). ``"end-to-end"``: the whole autoencoder trained at once.
@@ -177,7 +180,7 @@ class DEC(DeepClusteringEstimator):
         **PRETRAINING_CHECKS,
         "n_clusters": AutoOr(Integer(1)),
         "n_clusters_range": IntegerRange(2),
-        "alpha": Real(0, None, "neither"),
+        "alpha": Real(0, MAX_ALPHA, "right"),
         "n_init": Integer(1),
         "update_interval": Integer(1),
         "tol": Real(0, 1),
