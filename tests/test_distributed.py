@@ -178,3 +178,13 @@ def test_the_command_line_under_torchrun_trains_on_two_ranks_and_rank_0_writes(t
     assert metrics["n_samples"] == 600 and metrics["n_clusters"] == 10
     labels = (tmp_path / "out" / "labels.csv").read_text().splitlines()
     assert len(labels) == 601 and {int(row.split(",")[1]) for row in labels[1:]} <= set(range(10))
+
+
+def test_both_ranks_stop_with_a_divergence_error_at_the_same_step(pretrained_digits, tmp_path: Path):
+    data, _, params = pretrained_digits
+    run = _torchrun_fit({**params, "lr": 1e30}, data, None, tmp_path / "labels.npy")
+    assert run.returncode != 0 and not (tmp_path / "labels.npy").exists()
+    for rank in (0, 1):  # the same error on both: neither waited for the other nor lost its peer
+        errors = [line for line in run.stderr.splitlines() if line.startswith(f"[rank{rank}]: ") and "Error" in line]
+        assert errors and "DivergenceError: training diverged" in errors[-1]
+        assert "the loss became NaN or infinite in clustering, iteration 2." in errors[-1]
