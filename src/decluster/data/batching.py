@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -16,6 +17,44 @@ from decluster.distributed import World
 from decluster.io.checks import expect_int, expect_object
 
 INFERENCE_BATCH_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class ChunkLayout:
+    """A shuffle that keeps reads mostly sequential, for rows read from disk.
+
+    The rows are cut into chunks of ``chunk_rows`` consecutive rows. A pass visits the chunks
+    in a random order, ``window_chunks`` at a time (a window), and the rows of each window in a
+    random order. A batch then needs the rows of one window (two where it straddles them), and
+    each chunk is read once per pass.
+
+    Attributes
+    ----------
+    chunk_rows : int
+    window_chunks : int
+    """
+
+    chunk_rows: int
+    window_chunks: int
+
+    def permutation(self, n_rows: int, generator: torch.Generator) -> torch.Tensor:
+        """One pass's order of the rows, a permutation of shape (n_rows,).
+
+        Data of one window or less get ``torch.randperm(n_rows)``: the order of a
+        :class:`BatchCursor` without a layout, drawn from the same generator.
+        """
+        window_rows = self.chunk_rows * self.window_chunks
+        device = generator.device
+        if n_rows <= window_rows:
+            return torch.randperm(n_rows, generator=generator, device=device)
+        chunk_order = torch.randperm(math.ceil(n_rows / self.chunk_rows), generator=generator, device=device)
+        offsets = torch.arange(self.chunk_rows, device=device)
+        pieces = []
+        for chunks in chunk_order.split(self.window_chunks):
+            rows = (chunks[:, None] * self.chunk_rows + offsets).flatten()
+            rows = rows[rows < n_rows]
+            pieces.append(rows[torch.randperm(len(rows), generator=generator, device=device)])
+        return torch.cat(pieces)
 
 
 class BatchCursor:
@@ -33,10 +72,14 @@ class BatchCursor:
         Rows per batch; the last batch of a pass may be smaller.
     generator : torch.Generator
         Source of randomness; its device decides where the indices live.
+    layout : ChunkLayout, optional
+        Shuffle chunk by chunk in windows (for rows read from disk); by default each pass is
+        one ``torch.randperm``.
     """
 
-    def __init__(self, n_samples: int, batch_size: int, generator: torch.Generator) -> None:
-        self.n_samples, self.batch_size, self.generator = n_samples, batch_size, generator
+    def __init__(self, n_samples: int, batch_size: int, generator: torch.Generator,
+                 layout: ChunkLayout | None = None) -> None:
+        self.n_samples, self.batch_size, self.generator, self.layout = n_samples, batch_size, generator, layout
         self.order: torch.Tensor | None = None
         self.position = n_samples
 
@@ -50,11 +93,18 @@ class BatchCursor:
         """Whether the last batch handed out ended a pass over the data."""
         return self.position >= self.n_samples
 
+    def _new_pass(self) -> None:
+        """Draw the order of the next pass and start it."""
+        if self.layout is None:
+            self.order = torch.randperm(self.n_samples, generator=self.generator, device=self.generator.device)
+        else:
+            self.order = self.layout.permutation(self.n_samples, self.generator)
+        self.position = 0
+
     def next(self) -> torch.Tensor:
         """Indices of the next batch, a tensor of shape (<= batch_size,) and dtype int64."""
         if self.pass_finished:
-            self.order = torch.randperm(self.n_samples, generator=self.generator, device=self.generator.device)
-            self.position = 0
+            self._new_pass()
         index = self.order[self.position: self.position + self.batch_size]
         self.position += len(index)
         return index
@@ -92,10 +142,12 @@ class ShardCursor(BatchCursor):
     n_batches : int
         Batches per pass (that of one process on all rows: ``ceil(n_total / batch_size)``).
     generator : torch.Generator
+    layout : ChunkLayout, optional
     """
 
-    def __init__(self, n_samples: int, n_batches: int, generator: torch.Generator) -> None:
-        super().__init__(n_samples, math.ceil(n_samples / n_batches), generator)
+    def __init__(self, n_samples: int, n_batches: int, generator: torch.Generator,
+                 layout: ChunkLayout | None = None) -> None:
+        super().__init__(n_samples, math.ceil(n_samples / n_batches), generator, layout)
         self.n_batches = n_batches
 
     @property
@@ -113,8 +165,7 @@ class ShardCursor(BatchCursor):
     def next(self) -> torch.Tensor:
         """Indices (into the shard) of the next batch, of shape (about n_samples / n_batches,)."""
         if self.pass_finished:
-            self.order = torch.randperm(self.n_samples, generator=self.generator, device=self.generator.device)
-            self.position = 0
+            self._new_pass()
         end = self._start(self._batches_done() + 1)
         index = self.order[self.position: end]
         self.position = end
@@ -130,7 +181,8 @@ class ShardCursor(BatchCursor):
         super().restore(tensors, {"position": self._start(batch)})
 
 
-def batch_cursor(n_rows: int, batch_size: int, generator: torch.Generator, world: World) -> BatchCursor:
+def batch_cursor(n_rows: int, batch_size: int, generator: torch.Generator, world: World,
+                 layout: ChunkLayout | None = None) -> BatchCursor:
     """The cursor of a loop over ``n_rows`` rows (this rank's shard, among several ranks).
 
     Parameters
@@ -140,6 +192,8 @@ def batch_cursor(n_rows: int, batch_size: int, generator: torch.Generator, world
         Rows per step over all ranks together.
     generator : torch.Generator
     world : World
+    layout : ChunkLayout, optional
+        The windowed shuffle of rows read from disk.
 
     Returns
     -------
@@ -153,13 +207,13 @@ def batch_cursor(n_rows: int, batch_size: int, generator: torch.Generator, world
         If a rank's shard has fewer rows than there are steps in a pass.
     """
     if world.size == 1:
-        return BatchCursor(n_rows, batch_size, generator)
+        return BatchCursor(n_rows, batch_size, generator, layout)
     n_total = int(world.sum(torch.tensor(n_rows)))
     n_batches = math.ceil(n_total / batch_size)
     if n_total // world.size < n_batches:
         raise ValueError(f"{world.size} ranks cannot split {n_total} rows into batches of {batch_size}: each rank "
                          "needs at least one row per batch; raise the batch size or use fewer ranks")
-    return ShardCursor(n_rows, n_batches, generator)
+    return ShardCursor(n_rows, n_batches, generator, layout)
 
 
 @torch.no_grad()
@@ -177,7 +231,8 @@ def map_in_batches(
     ----------
     function : callable
         Maps a tensor of shape (b, ...) to a tensor of shape (b, ...).
-    data : torch.Tensor of shape (n_samples, ...)
+    data : torch.Tensor of shape (n_samples, ...), or StreamedRows
+        At least one row.
     batch_size : int
 
     Returns
@@ -185,12 +240,11 @@ def map_in_batches(
     torch.Tensor of shape (n_samples, ...)
         The outputs, in order.
     """
-    blocks = data.split(batch_size)
-    first = function(blocks[0])
-    result = first.new_empty((len(data), *first.shape[1:]))
-    result[: len(first)] = first
-    start = len(first)
-    for block in blocks[1:]:
-        result[start: start + len(block)] = function(block)
-        start += len(block)
+    result, start = None, 0
+    for block in data.split(batch_size):
+        output = function(block)
+        if result is None:
+            result = output.new_empty((len(data), *output.shape[1:]))
+        result[start: start + len(output)] = output
+        start += len(output)
     return result

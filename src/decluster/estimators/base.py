@@ -21,6 +21,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from decluster.data.augmentation import ImageAugmentation, image_shape_of
+from decluster.data.npy_rows import NpyRows
+from decluster.data.streamed import StreamedRows, device_rows
 from decluster.distributed import World, join_launched_world
 from decluster.estimators.persistence import params_to_json
 from decluster.estimators.validation import (
@@ -132,14 +134,22 @@ class CheckpointOptions:
     interval: float
 
 
-def _run_header(model: DeepClusteringEstimator, X: np.ndarray, seeds: list[int], arithmetic: dict[str, str]) -> dict:
+def data_fingerprint(X: np.ndarray | NpyRows) -> str:
+    """SHA-256 of the checked rows as float32 values (read block by block from disk for
+    :class:`NpyRows`): the same for the same rows in memory and on disk."""
+    if isinstance(X, NpyRows):
+        return X.fingerprint()
+    return hashlib.sha256(np.ascontiguousarray(X).data).hexdigest()
+
+
+def _run_header(model: DeepClusteringEstimator, X: np.ndarray | NpyRows, seeds: list[int],
+                arithmetic: dict[str, str]) -> dict:
     """What a checkpoint must match to be resumed: parameters, data, device type and precision
     (and the seeds it used)."""
     params = params_to_json(model.get_params(deep=False))
     for name in ("verbose", "device"):
         params.pop(name)
-    header = {"params": params, "data": {"shape": list(X.shape),
-                                         "sha256": hashlib.sha256(np.ascontiguousarray(X).data).hexdigest()},
+    header = {"params": params, "data": {"shape": list(X.shape), "sha256": data_fingerprint(X)},
               "arithmetic": arithmetic, "seeds": seeds}
     if model.autoencoder is not None:
         weights = b"".join(t.detach().cpu().numpy().tobytes() for t in model.autoencoder.state_dict().values())
@@ -169,10 +179,10 @@ class FitStart:
     ----------
     params : dict
         The checked parameters.
-    X : ndarray of shape (n_samples, n_features)
-        All rows, checked (every rank holds them).
-    data : torch.Tensor of shape (n_shard, n_features)
-        This rank's rows (all of them in one process), on ``device``.
+    X : ndarray of shape (n_samples, n_features), or NpyRows
+        All rows, checked (every rank holds them, or reads them from disk).
+    data : torch.Tensor of shape (n_shard, n_features), or StreamedRows
+        This rank's rows (all of them in one process), on ``device`` or streamed to it.
     device : torch.device
     precision : str
         ``"float32"`` or ``"bfloat16"``.
@@ -189,8 +199,8 @@ class FitStart:
     """
 
     params: dict[str, Any]
-    X: np.ndarray
-    data: torch.Tensor
+    X: np.ndarray | NpyRows
+    data: torch.Tensor | StreamedRows
     device: torch.device
     precision: str
     world: World
@@ -280,7 +290,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         run and set up the autoencoder, the checkpoint session and the generator."""
         self._forget_fit()
         params = self._checked_params()
-        X = self._check_data(X, reset=True)
+        X = self._check_rows(X, reset=True)
         self._check_fit_inputs(params, X)
         device = resolve_device(self.device)
         precision = resolve_precision(params["precision"], device)
@@ -294,17 +304,42 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
                                      {"device": device.type, "precision": precision}, options, world)
         _, train_seed, last_seed = session.header["seeds"]
         generator = torch.Generator(device=device).manual_seed(train_seed + world.rank)
-        data = torch.from_numpy(X[world.shard(X.shape[0])]).to(device)
+        data = device_rows(X[world.shard(X.shape[0])], device)
         return FitStart(params, X, data, device, precision, world, settings, autoencoder, session, generator,
                         last_seed)
 
-    def _check_fit_inputs(self, params: dict[str, Any], X: np.ndarray) -> None:
+    def _check_fit_inputs(self, params: dict[str, Any], X: np.ndarray | NpyRows) -> None:
         """Raise ``ValueError`` if ``X`` cannot be fitted with these parameters."""
         self._check_n_clusters(params, X.shape[0])
 
     def _seeds(self, count: int) -> list[int]:
         """``count`` seeds drawn from ``random_state`` (weights, training, k-means or manifold)."""
         return [int(seed) for seed in check_random_state(self.random_state).randint(SEED_BOUND, size=count)]
+
+    def _check_rows(self, X, *, reset: bool) -> np.ndarray | NpyRows:
+        """``X`` checked: :class:`NpyRows`, or a ``np.memmap`` readable from its file, are checked
+        block by block and stay on disk; anything else is validated into memory (:meth:`_check_data`).
+
+        Raises
+        ------
+        ValueError
+            If ``X`` has no rows, another feature count than the fit (unless ``reset``), or a
+            NaN or infinity.
+        """
+        rows = X if isinstance(X, NpyRows) else NpyRows.from_memmap(X) if isinstance(X, np.memmap) else None
+        if rows is None:
+            return self._check_data(X, reset=reset)
+        if rows.n_rows < 1:
+            raise ValueError(f"Found array with 0 sample(s) (shape={rows.shape}) while a minimum of 1 is required.")
+        if reset:
+            self.n_features_in_ = rows.n_features
+        elif rows.n_features != self.n_features_in_:
+            raise ValueError(f"X has {rows.n_features} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        bad_row = rows.first_non_finite()
+        if bad_row is not None:
+            raise ValueError(f"Input X contains NaN or infinity (row {bad_row} of the file)")
+        return rows
 
     def _check_data(self, X, *, reset: bool) -> np.ndarray:
         """Validate features as a finite 2-D float32 array (and their count, unless ``reset``)."""
@@ -331,7 +366,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         return {"kind": "conv", "image_shape": list(_required_image_shape(params, n_features, "architecture='conv'")),
                 "embedding_dim": params["embedding_dim"], "channels": list(CONV_CHANNELS)}
 
-    def _open_session(self, X: np.ndarray, autoencoder: torch.nn.Module, mode: str, seeds: list[int],
+    def _open_session(self, X: np.ndarray | NpyRows, autoencoder: torch.nn.Module, mode: str, seeds: list[int],
                       arithmetic: dict[str, str], options: CheckpointOptions, world: World) -> FitSession:
         """The fit's :class:`FitSession`, resumed from the checkpoint folder if asked (every rank
         checks the folder before rank 0 claims it)."""
@@ -354,7 +389,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         world.barrier()
         return session
 
-    def _pretrain(self, autoencoder: torch.nn.Module, data: torch.Tensor, settings: PretrainSettings,
+    def _pretrain(self, autoencoder: torch.nn.Module, data: torch.Tensor | StreamedRows, settings: PretrainSettings,
                   generator: torch.Generator, session: FitSession) -> dict[str, list[float]]:
         """Pretrain ``autoencoder`` in place (unless it was given) and checkpoint the result."""
         session.track("autoencoder", autoencoder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -13,6 +14,8 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from decluster.data.batching import map_in_batches
+from decluster.data.streamed import StreamedRows, device_rows, embed_rows
+from decluster.distributed import World
 from decluster.estimators.base import (
     PRETRAINING_CHECKS,
     CheckpointOptions,
@@ -25,7 +28,7 @@ from decluster.estimators.persistence import load_dec, save_dec
 from decluster.estimators.validation import AutoOr, Integer, IntegerRange, Real
 from decluster.k_selection import SAMPLE_SIZE, KSelection, candidate_range, select_n_clusters
 from decluster.nn.autoencoder import StackedAutoencoder
-from decluster.nn.student_t import soft_assignments, target_distribution
+from decluster.nn.student_t import soft_assignment, target_distribution
 from decluster.objectives import kl_divergence
 from decluster.training.checkpoint import FitSession
 from decluster.training.clustering import refine_clusters
@@ -36,12 +39,37 @@ logger = logging.getLogger(__name__)
 MAX_ALPHA = 1e6
 
 
+KMEANS_MAX_ROWS = 200_000
+"""k-means initialises from at most this many rows of the embedding (a seeded sample of larger data)."""
+
+
 def _kmeans_centers(embedding: np.ndarray, n_clusters: int, n_init: int, seed: int,
                     device: torch.device) -> torch.Tensor:
     """Initial centroids of shape (n_clusters, d): k-means with ``n_init`` restarts on the embedding f(X)."""
     kmeans = KMeans(n_clusters, n_init=n_init, random_state=seed).fit(embedding)
     logger.info("k-means on the embedding: inertia %.5g", kmeans.inertia_)
     return torch.as_tensor(kmeans.cluster_centers_, dtype=torch.float32, device=device)
+
+
+def kmeans_sample(n_rows: int, seed: int) -> np.ndarray | None:
+    """The rows k-means initialises from: None for all of them, or, above
+    :data:`KMEANS_MAX_ROWS` rows, that many drawn without replacement (seeded), increasing."""
+    if n_rows <= KMEANS_MAX_ROWS:
+        return None
+    return np.sort(np.random.RandomState(seed).choice(n_rows, KMEANS_MAX_ROWS, replace=False))
+
+
+def _kmeans_embedding(encoder: torch.nn.Module, data: torch.Tensor | StreamedRows, n_rows: int, seed: int,
+                      world: World) -> np.ndarray | None:
+    """The embedding that k-means sees, on rank 0 (None on the other ranks): f(x) of every row,
+    or of :func:`kmeans_sample`'s rows, each rank embedding those of its shard."""
+    sample = kmeans_sample(n_rows, seed)
+    if sample is None:
+        return world.gather_rows(map_in_batches(encoder, data), n_rows).cpu().numpy()
+    shard = world.shard(n_rows)
+    mine = sample[(sample >= shard.start) & (sample < shard.stop)] - shard.start
+    pieces = world.gather_objects(embed_rows(encoder, data, mine).cpu().numpy())
+    return None if pieces is None else np.concatenate(pieces)
 
 
 class DEC(DeepClusteringEstimator):
@@ -332,7 +360,8 @@ class DEC(DeepClusteringEstimator):
         self.cluster_centers_ = result.centers.cpu().numpy()
         self.n_clusters_, self.k_selection_ = len(initial_centers), selection
         self.labels_ = start.world.gather_rows(result.labels, start.X.shape[0]).cpu().numpy()
-        self._warn_if_clusters_shrank(start, initial_centers)
+        initial_sizes = None if result.initial_sizes is None else result.initial_sizes.cpu().numpy()
+        warn_if_clusters_shrank(type(self).__name__, self.labels_, len(initial_centers), initial_sizes)
         self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
         self.pretrain_losses_, self.phase_times_ = pretrain_losses, times
         session.raise_if_interrupted()
@@ -347,7 +376,8 @@ class DEC(DeepClusteringEstimator):
 
     def _initialisation(self, encoder: torch.nn.Module, start: FitStart) -> tuple[KSelection | None, torch.Tensor]:
         """k (with ``n_clusters="auto"``) and the k-means centroids of shape (k, d) on the whole
-        embedding, computed by rank 0 and shared; or those the resumed checkpoint kept (its
+        embedding (a sample of :data:`KMEANS_MAX_ROWS` rows of larger data), computed by rank 0
+        and shared; or those the resumed checkpoint kept (its
         encoder has moved on since)."""
         params, session, world, n_rows = start.params, start.session, start.world, start.X.shape[0]
         if session.reached("clustering"):
@@ -355,7 +385,7 @@ class DEC(DeepClusteringEstimator):
             n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
             centers = session.kept("initial_centers", (n_clusters, encoder[-1].out_features))
             return selection, centers.to(start.device)
-        embedding = world.gather_rows(map_in_batches(encoder, start.data), n_rows).cpu().numpy()
+        embedding = _kmeans_embedding(encoder, start.data, n_rows, start.last_seed, world)
         selection = None
         if params["n_clusters"] == "auto":
             low, high = params["n_clusters_range"]
@@ -364,7 +394,7 @@ class DEC(DeepClusteringEstimator):
             session.keep("k_selection_scores", torch.tensor(selection.scores, dtype=torch.float64))
             logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
         n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
-        centers = torch.zeros((n_clusters, embedding.shape[1]), device=start.device)
+        centers = torch.zeros((n_clusters, encoder[-1].out_features), device=start.device)
         if world.is_main:
             centers = _kmeans_centers(embedding, n_clusters, params["n_init"], start.last_seed, start.device)
         centers = world.broadcast(centers)
@@ -381,27 +411,25 @@ class DEC(DeepClusteringEstimator):
         scores = tuple(session.kept("k_selection_scores", (len(candidates),)).tolist())
         return KSelection.best_of(candidates, scores)
 
-    def _warn_if_clusters_shrank(self, start: FitStart, initial_centers: torch.Tensor) -> None:
-        """Warn if a cluster ended empty or far below its size under the initial centroids."""
-        n_clusters = len(initial_centers)
-        initial = soft_assignments(start.autoencoder.encoder, initial_centers, start.data, float(start.params["alpha"]))
-        sizes = start.world.sum(torch.bincount(initial.argmax(dim=1), minlength=n_clusters))
-        warn_if_clusters_shrank(type(self).__name__, self.labels_, n_clusters, sizes.cpu().numpy())
-
     # ----------------------------------------------------------------- inference
-    def _fitted_inputs(self, X) -> torch.Tensor:
+    def _fitted_inputs(self, X) -> torch.Tensor | StreamedRows:
         """Check that the model is fitted and ``X`` matches it; return ``X`` on the model's device."""
         check_is_fitted(self)
-        return torch.from_numpy(self._check_data(X, reset=False)).to(self.device_)
+        return device_rows(self._check_rows(X, reset=False), self.device_)
 
-    def _soft_assignments(self, X) -> torch.Tensor:
+    def _soft_assignments(self, X, then: Callable[[torch.Tensor], torch.Tensor] = lambda q: q) -> torch.Tensor:
+        """``then(Q)`` of ``X``, computed block by block (``then`` maps (b, k) to (b, ...))."""
         data = self._fitted_inputs(X)
         centers = torch.from_numpy(self.cluster_centers_).to(self.device_)
-        q = soft_assignments(self.encoder_, centers, data, float(self.alpha))
-        if not bool(torch.isfinite(q).all()):
-            raise ValueError("the embedding of X is too far from every centroid to compute Q (values too "
-                             "large for float32); rescale X as the training data was scaled")
-        return q
+
+        def block_assignments(block: torch.Tensor) -> torch.Tensor:
+            q = soft_assignment(self.encoder_(block), centers, float(self.alpha))
+            if not bool(torch.isfinite(q).all()):
+                raise ValueError("the embedding of X is too far from every centroid to compute Q (values too "
+                                 "large for float32); rescale X as the training data was scaled")
+            return then(q)
+
+        return map_in_batches(block_assignments, data)
 
     def predict_proba(self, X) -> np.ndarray:
         """Soft assignments Q (eq. 1): row i gives q_ij for each cluster j.
@@ -428,7 +456,7 @@ class DEC(DeepClusteringEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        return self._soft_assignments(X).argmax(dim=1).cpu().numpy()
+        return self._soft_assignments(X, lambda q: q.argmax(dim=1)).cpu().numpy()
 
     def transform(self, X) -> np.ndarray:
         """Embed ``X`` with the refined encoder, z = f(x).

@@ -7,11 +7,11 @@ import os
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
 from decluster.data.batching import map_in_batches
+from decluster.data.streamed import device_rows
 from decluster.estimators.base import (
     PRETRAINING_CHECKS,
     CheckpointOptions,
@@ -250,7 +250,7 @@ autoencoder, device, precision, random_state, verbose
     def transform(self, X) -> np.ndarray:
         """The autoencoder embedding z = f(x), of shape (n_samples, embedding_dim)."""
         check_is_fitted(self)
-        data = torch.from_numpy(self._check_data(X, reset=False)).to(self.device_)
+        data = device_rows(self._check_rows(X, reset=False), self.device_)
         return map_in_batches(self.autoencoder_.encoder, data).cpu().numpy()
 
     def predict_proba(self, X) -> np.ndarray:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from decluster.data.batching import map_in_batches
+from decluster.data.batching import INFERENCE_BATCH_SIZE, map_in_batches
+from decluster.data.streamed import Rows
 from decluster.distributed import World
 
 ONE_PROCESS = World()
@@ -130,7 +131,7 @@ class TargetSnapshot:
     labels: torch.Tensor
 
 
-def soft_assignments(encoder: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor, data: torch.Tensor,
+def soft_assignments(encoder: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor, data: Rows,
                      alpha: float) -> torch.Tensor:
     """Q for every row of ``data``, computed in batches without gradients.
 
@@ -139,7 +140,7 @@ def soft_assignments(encoder: Callable[[torch.Tensor], torch.Tensor], centers: t
     encoder : callable
         Maps (b, n_features) to (b, d), e.g. a network in eval mode.
     centers : torch.Tensor of shape (k, d)
-    data : torch.Tensor of shape (n, n_features)
+    data : torch.Tensor of shape (n, n_features), or StreamedRows
     alpha : float
 
     Returns
@@ -150,7 +151,7 @@ def soft_assignments(encoder: Callable[[torch.Tensor], torch.Tensor], centers: t
 
 
 def compute_snapshot(
-    encoder: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor, data: torch.Tensor, alpha: float,
+    encoder: Callable[[torch.Tensor], torch.Tensor], centers: torch.Tensor, data: Rows, alpha: float,
     world: World = ONE_PROCESS,
 ) -> TargetSnapshot:
     """Q over the rows of ``data`` in batches (no gradients), then P (eq. 3) and the hard labels.
@@ -160,7 +161,7 @@ def compute_snapshot(
     encoder : callable
         Maps (b, n_features) to (b, d).
     centers : torch.Tensor of shape (k, d)
-    data : torch.Tensor of shape (n, n_features)
+    data : torch.Tensor of shape (n, n_features), or StreamedRows
         Every row, or this rank's shard of them.
     alpha : float
     world : World, optional
@@ -174,7 +175,10 @@ def compute_snapshot(
     """
     q = soft_assignments(encoder, centers, data, alpha)
     frequencies = world.sum(cluster_frequencies(q))
-    return TargetSnapshot(target=target_distribution(q, frequencies), labels=q.argmax(dim=1))
+    labels = q.argmax(dim=1)
+    for block in q.split(INFERENCE_BATCH_SIZE):  # P overwrites Q block by block: one (n, k) tensor at a time
+        block.copy_(target_distribution(block, frequencies))
+    return TargetSnapshot(target=q, labels=labels)
 
 
 def label_change_fraction(previous: torch.Tensor, current: torch.Tensor, world: World = ONE_PROCESS) -> float:

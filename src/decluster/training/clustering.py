@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from decluster.data.batching import BatchCursor, batch_cursor
+from decluster.data.streamed import Rows, layout_of
 from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
 from decluster.nn.student_t import (
     TargetSnapshot,
@@ -80,6 +81,9 @@ class RefinementResult:
     converged : bool
         Whether the label-change criterion stopped the run before ``max_iter``.
     history : ClusteringHistory
+    initial_sizes : torch.Tensor of shape (k,) or None
+        Points per cluster under the initial encoder and centroids (all ranks together); None
+        after resuming a checkpoint that did not keep them.
     """
 
     centers: torch.Tensor
@@ -87,6 +91,7 @@ class RefinementResult:
     n_iter: int
     converged: bool
     history: ClusteringHistory
+    initial_sizes: torch.Tensor | None
 
 
 def _check_saved(tensors: dict[str, torch.Tensor], name: str, shape: tuple[int, ...], dtype: torch.dtype) -> None:
@@ -118,7 +123,7 @@ class ClusteringObjective:
         Maps (b, n_features) to (b, d); trained in place.
     centers : torch.nn.Parameter of shape (k, d)
         Trained in place.
-    data : torch.Tensor of shape (n, n_features)
+    data : torch.Tensor of shape (n, n_features), or StreamedRows
     settings : ClusteringSettings
     decoder : torch.nn.Module, optional
         Maps (b, d) to (b, n_features); trained in place (IDEC).
@@ -128,7 +133,7 @@ class ClusteringObjective:
 
     stage = "clustering"
 
-    def __init__(self, encoder: nn.Module, centers: nn.Parameter, data: torch.Tensor,
+    def __init__(self, encoder: nn.Module, centers: nn.Parameter, data: Rows,
                  settings: ClusteringSettings, decoder: nn.Module | None = None,
                  generator: torch.Generator | None = None) -> None:
         self.encoder, self.centers, self.data, self.settings = encoder, centers, data, settings
@@ -137,6 +142,7 @@ class ClusteringObjective:
         self._encode = in_precision(encoder, settings.precision)
         self._decode = None if decoder is None else in_precision(decoder, settings.precision)
         self._current: TargetSnapshot | None = None
+        self.initial_sizes: torch.Tensor | None = None
         self.loss_total = torch.zeros((), device=data.device)
         self.n_iter = self.steps_since_update = 0
         self.converged = False
@@ -149,6 +155,7 @@ class ClusteringObjective:
         initial centroids; a resumed loop restores its own instead of computing one."""
         if self._current is None:
             self._current = self._snapshot()
+            self.initial_sizes = self.settings.world.sum(torch.bincount(self._current.labels, minlength=len(self.centers)))
             self.encoder.train()
         return self._current
 
@@ -200,6 +207,8 @@ class ClusteringObjective:
     def state(self) -> LoopState:
         tensors = {"centers": self.centers.detach(), "target": self.snapshot.target,
                    "labels": self.snapshot.labels, "loss_total": self.loss_total}
+        if self.initial_sizes is not None:
+            tensors["initial_sizes"] = self.initial_sizes
         values = {"n_iter": self.n_iter, "steps_since_update": self.steps_since_update,
                   "converged": self.converged, "history": asdict(self.history)}
         return LoopState(tensors, values)
@@ -212,8 +221,11 @@ class ClusteringObjective:
         _check_saved(tensors, "loss_total", (), torch.float32)
         if len(self.data) and not 0 <= int(tensors["labels"].min()) <= int(tensors["labels"].max()) < k:
             raise ValueError("saved labels out of range")
+        if "initial_sizes" in tensors:
+            _check_saved(tensors, "initial_sizes", (k,), torch.int64)
         tensors = {name: tensor.to(self.data.device) for name, tensor in tensors.items()}
         self._current = TargetSnapshot(tensors["target"], tensors["labels"])
+        self.initial_sizes = tensors.get("initial_sizes")
         self.loss_total = tensors["loss_total"]
         self.n_iter = expect_int(values.get("n_iter"), "n_iter", low=0)
         self.steps_since_update = expect_int(values.get("steps_since_update"), "steps_since_update", low=0)
@@ -226,7 +238,7 @@ class ClusteringObjective:
 def refine_clusters(
     encoder: nn.Module,
     initial_centers: torch.Tensor,
-    data: torch.Tensor,
+    data: Rows,
     settings: ClusteringSettings,
     generator: torch.Generator,
     verbose: bool = False,
@@ -247,7 +259,7 @@ def refine_clusters(
     encoder : torch.nn.Module
         Maps (b, n_features) to (b, d); trained in place (pass a copy).
     initial_centers : torch.Tensor of shape (k, d)
-    data : torch.Tensor of shape (n, n_features)
+    data : torch.Tensor of shape (n, n_features), or StreamedRows
         On the same device as the encoder.
     settings : ClusteringSettings
     generator : torch.Generator
@@ -272,7 +284,8 @@ def refine_clusters(
     centers = nn.Parameter(initial_centers.detach().clone())
     trained = [*encoder.parameters(), centers, *([] if decoder is None else decoder.parameters())]
     optimization = Optimization(_clustering_optimizer(trained, settings),
-                                batch_cursor(len(data), settings.batch_size, generator, settings.world),
+                                batch_cursor(len(data), settings.batch_size, generator, settings.world,
+                                             layout_of(data)),
                                 world=settings.world)
     objective = ClusteringObjective(encoder, centers, data, settings, decoder, generator)
     run_loop(objective, optimization, session, verbose)
@@ -287,4 +300,5 @@ def refine_clusters(
     labels = objective.snapshot.labels
     if settings.precision != "float32":  # final labels in float32, as predict computes them
         labels = soft_assignments(encoder.eval(), centers.detach(), data, settings.alpha).argmax(dim=1)
-    return RefinementResult(centers.detach(), labels, objective.n_iter, objective.converged, objective.history)
+    return RefinementResult(centers.detach(), labels, objective.n_iter, objective.converged, objective.history,
+                            objective.initial_sizes)

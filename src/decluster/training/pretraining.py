@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from decluster.data.batching import BatchCursor, batch_cursor, map_in_batches
+from decluster.data.streamed import Rows, is_streamed, layout_of
 from decluster.distributed import World
 from decluster.io.checks import expect_int, expect_list, expect_number
 from decluster.nn.autoencoder import StackedAutoencoder
@@ -59,7 +60,7 @@ class ReconstructionObjective:
         Name of the stage (``"layer 1"``, ``"fine-tuning"``).
     reconstruct : callable
         Maps a batch of shape (b, m) to its reconstruction of shape (b, m).
-    inputs : torch.Tensor of shape (n, m)
+    inputs : torch.Tensor of shape (n, m), or StreamedRows
     epochs : int
     batch_size : int
     lift : callable, optional
@@ -76,7 +77,7 @@ class ReconstructionObjective:
 
     stage: str
     reconstruct: Callable[[torch.Tensor], torch.Tensor]
-    inputs: torch.Tensor
+    inputs: Rows
     epochs: int
     batch_size: int
     lift: Callable[[torch.Tensor], torch.Tensor] | None = None
@@ -135,7 +136,7 @@ class ReconstructionObjective:
 def train_reconstruction(
     reconstruct: Callable[[torch.Tensor], torch.Tensor],
     parameters: list[nn.Parameter],
-    inputs: torch.Tensor,
+    inputs: Rows,
     epochs: int,
     settings: PretrainSettings,
     generator: torch.Generator,
@@ -153,7 +154,7 @@ def train_reconstruction(
         Maps a batch of shape (b, m) to its reconstruction of shape (b, m).
     parameters : list of torch.nn.Parameter
         What the optimizer updates.
-    inputs : torch.Tensor of shape (n, m)
+    inputs : torch.Tensor of shape (n, m), or StreamedRows
     epochs : int
     settings : PretrainSettings
         Optimizer, learning rate, schedule, batch size and precision.
@@ -182,7 +183,7 @@ def train_reconstruction(
         If the loss becomes NaN or infinite.
     """
     optimizer = _make_optimizer(parameters, settings)
-    cursor = batch_cursor(len(inputs), settings.batch_size, generator, settings.world)
+    cursor = batch_cursor(len(inputs), settings.batch_size, generator, settings.world, layout_of(inputs))
     total_steps = epochs * cursor.batches_per_pass
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _lr_factor(settings.lr_schedule, step, total_steps)
@@ -222,7 +223,7 @@ def _layer_pair_functions(
 
 def pretrain_layerwise(
     autoencoder: StackedAutoencoder,
-    data: torch.Tensor,
+    data: Rows,
     settings: PretrainSettings,
     generator: torch.Generator,
     verbose: bool = False,
@@ -234,7 +235,8 @@ def pretrain_layerwise(
     corrupted by dropout (``settings.dropout``) on its input and hidden units, for
     ``settings.layer_epochs`` epochs. Codes no wider than the data are computed once and kept;
     wider ones (the 2000 units of the default network) are recomputed batch by batch from the
-    last kept codes, which keeps the memory near that of the data. Trains ``autoencoder`` in place;
+    last kept codes, which keeps the memory near that of the data. Streamed data keep no codes:
+    every pair's inputs are computed batch by batch from the rows. Trains ``autoencoder`` in place;
     with a resumed ``session``, pairs the checkpoint had finished are skipped.
 
     Returns
@@ -254,7 +256,8 @@ def pretrain_layerwise(
                 augment=depth == 0,
             )
         if depth < n_pairs - 1:
-            kept, lift = _next_inputs(kept, lift, encode, autoencoder.dims[depth + 1] <= data.shape[1])
+            keep = autoencoder.dims[depth + 1] <= data.shape[1] and not is_streamed(data)
+            kept, lift = _next_inputs(kept, lift, encode, keep)
     return {name: session.losses[name] for name in pretraining_stages(autoencoder.dims, "layerwise")[:-1]}
 
 
@@ -281,7 +284,7 @@ def stages_of(autoencoder: nn.Module, mode: str) -> tuple[str, ...]:
 
 def pretrain_autoencoder(
     autoencoder: nn.Module,
-    data: torch.Tensor,
+    data: Rows,
     settings: PretrainSettings,
     generator: torch.Generator,
     verbose: bool = False,

@@ -1,0 +1,249 @@
+"""Rows of ``.npy`` files read in pieces, for data larger than memory.
+
+:class:`NpyRows` describes one ``.npy`` file, a folder of ``.npy`` shards (their rows
+concatenated in file-name order) or a contiguous range of either, and reads any range of rows
+with plain file reads. Nothing is memory-mapped: pages of a map stay resident (and count in the
+process's memory) after they are read, whereas a read copies only the rows asked for.
+
+Every whole-data computation on such rows (checks, fingerprint, passes of the networks) walks
+them in blocks of :data:`BLOCK_BYTES` or so, so the memory they need does not grow with the
+number of rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import mmap
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+BLOCK_BYTES = 1 << 24
+"""About how many bytes of raw rows a whole-data pass reads at once (16 MiB)."""
+
+
+@dataclass(frozen=True)
+class NpyPart:
+    """One ``.npy`` file: where its rows start and what they hold.
+
+    Attributes
+    ----------
+    path : Path
+    offset : int
+        Byte position of the first row in the file.
+    n_rows : int
+    row_shape : tuple of int
+        Shape of one row (``(n_features,)``, or an image's ``(height, width[, channels])``).
+    dtype : numpy.dtype
+        A real or integer type, any byte order.
+    """
+
+    path: Path
+    offset: int
+    n_rows: int
+    row_shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def row_bytes(self) -> int:
+        return math.prod(self.row_shape) * self.dtype.itemsize
+
+
+def read_npy_part(path: str | os.PathLike) -> NpyPart:
+    """Describe the ``.npy`` file at ``path`` from its header.
+
+    Raises
+    ------
+    ValueError
+        If it is not a C-ordered ``.npy`` array of numbers with at least two dimensions, or is
+        shorter than its header says.
+    """
+    path = Path(path)
+    with open(path, "rb") as stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read_header(stream)
+        except ValueError as error:
+            raise ValueError(f"{path}: not a readable .npy file ({error})") from None
+        offset = stream.tell()
+    if dtype.kind not in "buif" or dtype.hasobject:
+        raise ValueError(f"{path}: holds {dtype}; decluster reads .npy files of numbers (uint8 or float32 rows)")
+    if len(shape) < 2:
+        raise ValueError(f"{path}: holds an array of shape {shape}; rows need at least two dimensions")
+    if fortran_order and math.prod(shape[1:]) > 1:
+        raise ValueError(f"{path}: is stored in Fortran order; save it in C order (np.ascontiguousarray)")
+    part = NpyPart(path, offset, int(shape[0]), tuple(int(side) for side in shape[1:]), dtype)
+    if path.stat().st_size < offset + part.n_rows * part.row_bytes:
+        raise ValueError(f"{path}: is shorter than its header's shape {shape} needs (a truncated file?)")
+    return part
+
+
+def _shard_files(folder: Path) -> list[Path]:
+    files = sorted(path for path in folder.iterdir() if path.suffix.lower() == ".npy" and path.is_file())
+    if not files:
+        raise ValueError(f"{folder}: holds no .npy files")
+    return files
+
+
+def memmap_file_position(array: np.memmap) -> tuple[Path, int] | None:
+    """The file and byte position of a C-contiguous memory map's first element, or None when
+    ``array`` is not a readable view of a file (a map of an anonymous buffer, a strided view)."""
+    buffer = getattr(array, "_mmap", None)
+    if not isinstance(buffer, mmap.mmap) or array.filename is None or not array.flags.c_contiguous:
+        return None
+    map_start = np.frombuffer(buffer, dtype=np.uint8, count=0).ctypes.data if len(buffer) else None
+    if map_start is None:
+        return None
+    aligned = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY  # where numpy's map begins in the file
+    return Path(array.filename), aligned + array.ctypes.data - map_start
+
+
+@dataclass(frozen=True)
+class NpyRows:
+    """Rows ``start`` to ``stop`` of one or more ``.npy`` files, read on demand.
+
+    Pass one to ``fit``, ``predict`` or ``transform`` to train on, or assign, data that do not
+    fit in memory; a ``np.memmap`` (e.g. ``np.load(path, mmap_mode="r")``) is streamed the same
+    way. Each row is flattened to ``n_features`` values and converted to float32 when read.
+
+    Parameters
+    ----------
+    parts : tuple of NpyPart
+        The files, in order; every one with the same row shape and dtype.
+    start, stop : int
+        The range of rows, over all parts together.
+    """
+
+    parts: tuple[NpyPart, ...]
+    start: int
+    stop: int
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> NpyRows:
+        """The rows of the ``.npy`` file at ``path``, or of every ``.npy`` file in the folder
+        ``path`` (concatenated in the order of their names).
+
+        Raises
+        ------
+        ValueError
+            If a file is unreadable, or the shards differ in row shape or dtype.
+        """
+        path = Path(path)
+        parts = tuple(read_npy_part(file) for file in (_shard_files(path) if path.is_dir() else [path]))
+        first = parts[0]
+        for part in parts[1:]:
+            if (part.row_shape, part.dtype) != (first.row_shape, first.dtype):
+                raise ValueError(f"{part.path}: rows of shape {part.row_shape} and dtype {part.dtype} differ from "
+                                 f"{first.path}'s {first.row_shape} and {first.dtype}; shards must agree")
+        return cls(parts, 0, sum(part.n_rows for part in parts))
+
+    @classmethod
+    def from_memmap(cls, array: np.memmap) -> NpyRows | None:
+        """The rows a C-contiguous ``np.memmap`` of at least two dimensions views, or None when it
+        cannot be read from its file (then it is used as an array in memory)."""
+        position = memmap_file_position(array) if array.ndim >= 2 and array.dtype.kind in "buif" else None
+        if position is None:
+            return None
+        part = NpyPart(position[0], position[1], array.shape[0], tuple(array.shape[1:]), array.dtype)
+        return cls((part,), 0, part.n_rows)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_rows(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def n_features(self) -> int:
+        return math.prod(self.parts[0].row_shape)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_rows, n_features)``: the rows as a 2-D array."""
+        return self.n_rows, self.n_features
+
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        return self.parts[0].row_shape
+
+    @property
+    def row_bytes(self) -> int:
+        return self.parts[0].row_bytes
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, index: slice) -> NpyRows:
+        """A contiguous range of these rows (a rank's shard)."""
+        start, stop, step = index.indices(self.n_rows)
+        if step != 1:
+            raise IndexError("NpyRows take contiguous slices only")
+        return self.rows(start, max(start, stop))
+
+    def rows(self, start: int, stop: int) -> NpyRows:
+        """The rows ``start`` to ``stop`` of these rows (``0 <= start <= stop <= n_rows``)."""
+        if not 0 <= start <= stop <= self.n_rows:
+            raise IndexError(f"rows {start} to {stop} of {self.n_rows}")
+        return replace(self, start=self.start + start, stop=self.start + stop)
+
+    # ------------------------------------------------------------------ reading
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start`` to ``stop`` as stored (not converted), of shape (stop - start, n_features).
+
+        Raises
+        ------
+        OSError
+            If a file cannot be read or ends early.
+        """
+        out = np.empty((stop - start, self.n_features), dtype=self.parts[0].dtype)
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        first, written = self.start + start, 0
+        for part, part_start in zip(self.parts, self._part_starts()):
+            begin, end = max(first, part_start), min(self.start + stop, part_start + part.n_rows)
+            if begin >= end:
+                continue
+            size = (end - begin) * part.row_bytes
+            with open(part.path, "rb", buffering=0) as stream:
+                stream.seek(part.offset + (begin - part_start) * part.row_bytes)
+                if stream.readinto(view[written: written + size]) != size:
+                    raise OSError(f"{part.path}: ended before row {end - part_start} (was it truncated?)")
+            written += size
+        return out
+
+    def _part_starts(self) -> list[int]:
+        return list(np.cumsum([0] + [part.n_rows for part in self.parts[:-1]]))
+
+    def block_rows(self) -> int:
+        """Rows per block of a whole-data pass: about :data:`BLOCK_BYTES` of them."""
+        return max(1, BLOCK_BYTES // self.row_bytes)
+
+    def blocks(self, block_rows: int | None = None) -> Iterator[np.ndarray]:
+        """The rows in order, as float32 blocks of shape (<= block_rows, n_features)."""
+        block_rows = block_rows or self.block_rows()
+        for begin in range(0, self.n_rows, block_rows):
+            yield self.read(begin, min(begin + block_rows, self.n_rows)).astype(np.float32, copy=False)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the rows as float32 values in order: that of the same rows held in memory
+        as a C-contiguous float32 array."""
+        digest = hashlib.sha256()
+        for block in self.blocks():
+            digest.update(block.data)
+        return digest.hexdigest()
+
+    def first_non_finite(self) -> int | None:
+        """Index of the first row holding NaN or an infinity (checked as float32), or None."""
+        if self.parts[0].dtype.kind != "f":
+            return None
+        begin = 0
+        for block in self.blocks():
+            bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+            if bad.size:
+                return begin + int(bad[0])
+            begin += len(block)
+        return None
