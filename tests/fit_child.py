@@ -3,7 +3,8 @@
 Usage: python fit_child.py DATA.npy PARAMS_JSON CHECKPOINT_DIR|- KILL_AT|- RESUME(0|1) LABELS_OUT.npy
 
 ``PARAMS_JSON`` may name the class as ``"estimator": "IDEC"`` or ``"N2D"`` (default DEC), and give
-``"pretrained": FOLDER``, a saved model whose pretrained autoencoder the fit starts from.
+``"pretrained": FOLDER``, a saved model whose pretrained autoencoder the fit starts from, and
+``"mmap": true`` to stream DATA from disk as a memory map instead of loading it.
 
 ``KILL_AT``: the process sends itself SIGKILL when decluster logs a message containing it.
 
@@ -41,10 +42,11 @@ def main() -> None:
         logger.setLevel(logging.INFO)
     params = json.loads(params)
     estimator = {"DEC": DEC, "IDEC": IDEC, "N2D": N2D}[params.pop("estimator", "DEC")]
+    X = np.load(data, mmap_mode="r" if params.pop("mmap", False) else None)
     if "pretrained" in params:
         params["autoencoder"] = DEC.load(params.pop("pretrained"), device="cpu").autoencoder_
     model = estimator(**params).fit(
-        np.load(data), checkpoint_dir=None if checkpoint_dir == "-" else checkpoint_dir,
+        X, checkpoint_dir=None if checkpoint_dir == "-" else checkpoint_dir,
         resume=resume == "1", checkpoint_interval=0.0,
     )
     if rank == 0:

@@ -182,8 +182,10 @@ class ClusteringObjective:
         """Recompute P over the whole data, record the update and test the label-change stop."""
         world = self.settings.world
         loss = float(world.sum(self.loss_total)) / world.size / self.steps_since_update
-        previous, self._current = self.snapshot, self._snapshot()
-        change = label_change_fraction(previous.labels, self.snapshot.labels, world)
+        previous_labels = self.snapshot.labels
+        self._current = None  # the old P goes before the new one is computed: one (n, k) tensor at a time
+        self._current = self._snapshot()
+        change = label_change_fraction(previous_labels, self._current.labels, world)
         self.history.record(self.n_iter, loss, change)
         self.converged = change < self.settings.tol
         self.loss_total, self.steps_since_update = torch.zeros_like(self.loss_total), 0

@@ -1,0 +1,212 @@
+"""Data larger than memory: .npy files and folders of shards read in blocks (``NpyRows``), the
+windowed shuffle, the chunk cache, and fits on them that match the fits of the same rows in memory."""
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from decluster import DEC, IDEC, N2D
+from decluster.data import streamed
+from decluster.data.batching import BatchCursor, ChunkLayout
+from decluster.data.npy_rows import NpyRows
+from decluster.data.streamed import StreamedRows
+from decluster.metrics import cluster_accuracy
+
+FAST_STREAM = dict(n_clusters=10, random_state=0, hidden_dims=(64, 64), embedding_dim=10, layer_epochs=3,
+                   finetune_epochs=15, pretrain_batch_size=32, n_init=3, update_interval=20, max_iter=120,
+                   batch_size=64, device="cpu", precision="float32")
+
+
+@pytest.fixture
+def digits_file(tmp_path, digits):
+    path = tmp_path / "digits.npy"
+    np.save(path, digits[0])
+    return path
+
+
+# ------------------------------------------------------------------ reading files
+def test_rows_of_a_file_and_of_shards_read_back_exactly(tmp_path, digits):
+    X = digits[0]
+    np.save(tmp_path / "whole.npy", X)
+    (tmp_path / "shards").mkdir()
+    for name, piece in zip(("a.npy", "b.npy", "c.npy"), np.split(X, [700, 701])):  # one shard of a single row
+        np.save(tmp_path / "shards" / name, piece)
+    for rows in (NpyRows.open(tmp_path / "whole.npy"), NpyRows.open(tmp_path / "shards")):
+        assert rows.shape == X.shape and len(rows.parts) in (1, 3)
+        assert np.array_equal(rows.read(0, len(X)), X)
+        assert np.array_equal(rows.read(695, 705), X[695:705])  # across two shard boundaries
+        assert np.array_equal(np.concatenate(list(rows.blocks(100))), X)
+        assert np.array_equal(rows[690:710].read(0, 20), X[690:710])
+        assert rows.fingerprint() == hashlib.sha256(X.data).hexdigest()
+
+
+def test_uint8_images_are_flattened_and_converted_to_float32(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, size=(50, 6, 5), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    rows = NpyRows.open(tmp_path / "images.npy")
+    assert rows.shape == (50, 30) and rows.row_shape == (6, 5) and rows.row_bytes == 30
+    block = next(rows.blocks())
+    assert block.dtype == np.float32 and np.array_equal(block, images.reshape(50, 30).astype(np.float32))
+    assert rows.fingerprint() == hashlib.sha256(images.reshape(50, 30).astype(np.float32).data).hexdigest()
+
+
+def test_a_memory_map_is_read_from_its_file_and_a_strided_view_is_not(digits_file, digits):
+    X = digits[0]
+    whole = np.load(digits_file, mmap_mode="r")
+    assert np.array_equal(NpyRows.from_memmap(whole).read(0, len(X)), X)
+    view = NpyRows.from_memmap(whole[100:140])  # a slice starts inside the file
+    assert view.shape == (40, 64) and np.array_equal(view.read(0, 40), X[100:140])
+    assert NpyRows.from_memmap(whole[::2]) is None
+    assert NpyRows.from_memmap(whole[:, :3]) is None
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: np.save(path, np.zeros(5, dtype=np.float32)), "at least two dimensions"),
+    (lambda path: np.save(path, np.asfortranarray(np.zeros((4, 3), dtype=np.float32))), "Fortran order"),
+    (lambda path: np.save(path, np.array([["a"], ["b"]])), "numbers"),
+    (lambda path: path.write_bytes(b"not numpy at all"), "not a readable .npy"),
+])
+def test_unreadable_files_are_refused_with_the_reason(tmp_path, make, message):
+    path = tmp_path / "bad.npy"
+    make(path)
+    with pytest.raises(ValueError, match=message):
+        NpyRows.open(path)
+
+
+def test_a_truncated_file_and_disagreeing_shards_are_refused(tmp_path):
+    np.save(tmp_path / "full.npy", np.zeros((100, 8), dtype=np.float32))
+    data = (tmp_path / "full.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(data[: len(data) - 40])
+    with pytest.raises(ValueError, match="shorter than its header"):
+        NpyRows.open(tmp_path / "short.npy")
+    (tmp_path / "shards").mkdir()
+    np.save(tmp_path / "shards" / "0.npy", np.zeros((3, 8), dtype=np.float32))
+    np.save(tmp_path / "shards" / "1.npy", np.zeros((3, 8), dtype=np.uint8))
+    with pytest.raises(ValueError, match="shards must agree"):
+        NpyRows.open(tmp_path / "shards")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no .npy files"):
+        NpyRows.open(tmp_path / "empty")
+
+
+# ------------------------------------------------------------------ windowed shuffle and cache
+def test_data_of_one_window_get_the_plain_shuffle():
+    layout = ChunkLayout(chunk_rows=10, window_chunks=4)
+    windowed = layout.permutation(40, torch.Generator().manual_seed(3))
+    assert torch.equal(windowed, torch.randperm(40, generator=torch.Generator().manual_seed(3)))
+
+
+def test_the_windowed_shuffle_is_a_seeded_permutation_drawing_each_window_from_few_chunks():
+    layout = ChunkLayout(chunk_rows=10, window_chunks=4)
+    order = layout.permutation(437, torch.Generator().manual_seed(0))
+    assert torch.equal(order.sort().values, torch.arange(437))
+    assert torch.equal(order, layout.permutation(437, torch.Generator().manual_seed(0)))
+    assert not torch.equal(order, layout.permutation(437, torch.Generator().manual_seed(1)))
+    assert all(len(torch.unique(piece // 10)) <= 8 for piece in order.split(40))  # a piece meets two windows at most
+    windows = layout.permutation(440, torch.Generator().manual_seed(0)).split(40)  # 44 whole chunks: 11 windows
+    assert all(len(torch.unique(window // 10)) == 4 for window in windows)
+    assert len(torch.unique(windows[0] // 10)) == 4 and not torch.equal(windows[0], windows[0].sort().values)
+    assert len(torch.unique(order[:40] // 40)) > 1  # a window's chunks come from all over the rows
+
+
+def test_a_cursor_with_a_layout_walks_every_row_once_a_pass():
+    cursor = BatchCursor(437, 32, torch.Generator().manual_seed(0), ChunkLayout(10, 4))
+    seen = torch.cat([cursor.next() for _ in range(cursor.batches_per_pass)])
+    assert cursor.pass_finished and torch.equal(seen.sort().values, torch.arange(437))
+
+
+def test_streamed_batches_and_blocks_equal_the_tensors_and_the_cache_stays_bounded(tmp_path, digits, monkeypatch):
+    monkeypatch.setattr(streamed, "CHUNK_BYTES", 64 * 4 * 25)  # chunks of 25 rows of the digits
+    X = digits[0]
+    np.save(tmp_path / "digits.npy", X)
+    rows = StreamedRows(NpyRows.open(tmp_path / "digits.npy"), torch.device("cpu"))
+    assert rows.layout == ChunkLayout(25, streamed.WINDOW_CHUNKS) and len(rows) == 1797
+    cursor = BatchCursor(len(rows), 64, torch.Generator().manual_seed(0), rows.layout)
+    for _ in range(2 * cursor.batches_per_pass):
+        index = cursor.next()
+        assert torch.equal(rows[index], torch.from_numpy(X)[index])
+        assert len(rows._cache) <= 2 * streamed.WINDOW_CHUNKS
+    assert torch.equal(torch.cat(list(rows.split(500))), torch.from_numpy(X))
+    assert torch.equal(torch.cat(list(rows[1000:1797].split(300))), torch.from_numpy(X[1000:]))
+
+
+# ------------------------------------------------------------------ fits
+@pytest.mark.parametrize("estimator", [DEC, IDEC])
+def test_a_memory_mapped_fit_gives_the_labels_of_the_fit_in_memory(estimator, digits_file, digits):
+    X, y = digits
+    in_memory = estimator(**FAST_STREAM).fit(X)
+    mapped = estimator(**FAST_STREAM).fit(np.load(digits_file, mmap_mode="r"))
+    assert np.array_equal(mapped.labels_, in_memory.labels_)
+    # In memory the codes of the 64-wide layers are computed once for layer-wise pretraining;
+    # streamed, they are recomputed batch by batch: the same values to rounding.
+    assert np.allclose(mapped.cluster_centers_, in_memory.cluster_centers_, atol=1e-4)
+    assert cluster_accuracy(y, mapped.labels_) > 0.6
+    streamed_X = NpyRows.open(digits_file)
+    assert np.array_equal(in_memory.predict(streamed_X), in_memory.predict(X))
+    assert np.allclose(in_memory.predict_proba(streamed_X), in_memory.predict_proba(X))
+    assert np.allclose(in_memory.transform(streamed_X), in_memory.transform(X))
+
+
+def test_a_folder_of_uint8_shards_fits_as_the_same_images_in_memory(tmp_path, digits):
+    images = (digits[0] * 255).round().astype(np.uint8)
+    (tmp_path / "shards").mkdir()
+    for number, piece in enumerate(np.array_split(images, 4)):
+        np.save(tmp_path / "shards" / f"part-{number}.npy", piece.reshape(-1, 8, 8))
+    params = FAST_STREAM | {"max_iter": 40}
+    in_memory = DEC(**params).fit(images)
+    from_shards = DEC(**params).fit(NpyRows.open(tmp_path / "shards"))
+    assert from_shards.n_features_in_ == 64
+    assert np.array_equal(from_shards.labels_, in_memory.labels_)
+
+
+def test_a_fit_of_many_windows_is_seeded_and_clusters(tmp_path, digits, monkeypatch):
+    monkeypatch.setattr(streamed, "CHUNK_BYTES", 64 * 4 * 16)  # 16-row chunks, 512-row windows: 4 windows
+    X, y = digits
+    np.save(tmp_path / "digits.npy", X)
+    first, second = (DEC(**FAST_STREAM).fit(NpyRows.open(tmp_path / "digits.npy")) for _ in range(2))
+    assert np.array_equal(first.labels_, second.labels_)
+    assert cluster_accuracy(y, first.labels_) > 0.6
+
+
+def test_streamed_rows_are_checked_like_arrays(tmp_path, digits, fitted_dec):
+    bad = digits[0][:50].copy()
+    bad[7, 3] = np.nan
+    np.save(tmp_path / "bad.npy", bad)
+    with pytest.raises(ValueError, match="NaN or infinity \\(row 7"):
+        DEC(**FAST_STREAM).fit(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+    np.save(tmp_path / "narrow.npy", digits[0][:, :60])
+    with pytest.raises(ValueError, match="X has 60 features, but DEC is expecting 64"):
+        fitted_dec.predict(NpyRows.open(tmp_path / "narrow.npy"))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 64), dtype=np.float32))
+    with pytest.raises(ValueError, match="0 sample"):
+        DEC(**FAST_STREAM).fit(NpyRows.open(tmp_path / "empty.npy"))
+
+
+def test_n2d_embeds_streamed_rows_as_rows_in_memory(digits_file, digits):
+    pytest.importorskip("umap")
+    params = dict(n_clusters=10, random_state=0, hidden_dims=(128, 128), layer_epochs=2, finetune_epochs=15,
+                  pretrain_batch_size=32, device="cpu")
+    model = N2D(**params).fit(np.load(digits_file, mmap_mode="r"))
+    assert np.allclose(model.transform(NpyRows.open(digits_file)), model.transform(digits[0]))
+    in_memory = N2D(**params).fit(digits[0])
+    assert np.array_equal(in_memory.labels_, model.labels_)  # layers wider than the data: no codes kept either way
+
+
+def test_kmeans_initialises_from_a_seeded_sample_of_large_data():
+    from decluster.estimators.dec import KMEANS_MAX_ROWS, kmeans_sample
+
+    assert kmeans_sample(KMEANS_MAX_ROWS, 0) is None
+    sample = kmeans_sample(KMEANS_MAX_ROWS + 10, 0)
+    assert len(sample) == KMEANS_MAX_ROWS and np.all(np.diff(sample) > 0)
+    assert np.array_equal(sample, kmeans_sample(KMEANS_MAX_ROWS + 10, 0))
+
+
+def test_a_killed_memory_mapped_fit_resumes_to_the_same_labels(kill_and_resume, digits):
+    params = {"n_clusters": 10, "random_state": 0, "mmap": True, **{k: v for k, v in FAST_STREAM.items()
+                                                                    if k not in ("n_clusters", "random_state")}}
+    config, reference, resumed = kill_and_resume(params, digits[0], "iteration 60:")
+    assert config["stage"] == "clustering" and config["loop"] is not None
+    assert config["header"]["data"]["sha256"] == hashlib.sha256(digits[0].data).hexdigest()
+    assert np.array_equal(reference, resumed)
