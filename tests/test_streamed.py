@@ -52,6 +52,13 @@ def test_uint8_images_are_flattened_and_converted_to_float32(tmp_path):
     assert rows.fingerprint() == hashlib.sha256(images.reshape(50, 30).astype(np.float32).data).hexdigest()
 
 
+def test_a_scaling_maps_rows_as_they_are_read(digits_file, digits):
+    rows = NpyRows.open(digits_file).scaled([0.5] * 64, 2.0)
+    assert np.array_equal(next(rows.blocks()), (digits[0] - np.float32(0.5)) / np.float32(2))
+    with pytest.raises(ValueError, match="non-zero factors"):
+        rows.scaled(0, 0)
+
+
 def test_a_memory_map_is_read_from_its_file_and_a_strided_view_is_not(digits_file, digits):
     X = digits[0]
     whole = np.load(digits_file, mmap_mode="r")
@@ -149,14 +156,14 @@ def test_a_memory_mapped_fit_gives_the_labels_of_the_fit_in_memory(estimator, di
     assert np.allclose(in_memory.transform(streamed_X), in_memory.transform(X))
 
 
-def test_a_folder_of_uint8_shards_fits_as_the_same_images_in_memory(tmp_path, digits):
+def test_a_folder_of_scaled_uint8_shards_fits_as_the_same_images_in_memory(tmp_path, digits):
     images = (digits[0] * 255).round().astype(np.uint8)
     (tmp_path / "shards").mkdir()
     for number, piece in enumerate(np.array_split(images, 4)):
         np.save(tmp_path / "shards" / f"part-{number}.npy", piece.reshape(-1, 8, 8))
     params = FAST_STREAM | {"max_iter": 40}
-    in_memory = DEC(**params).fit(images)
-    from_shards = DEC(**params).fit(NpyRows.open(tmp_path / "shards"))
+    in_memory = DEC(**params).fit(images.astype(np.float32) / 255)
+    from_shards = DEC(**params).fit(NpyRows.open(tmp_path / "shards").scaled(0, 255))
     assert from_shards.n_features_in_ == 64
     assert np.array_equal(from_shards.labels_, in_memory.labels_)
 

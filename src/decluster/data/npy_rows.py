@@ -17,7 +17,7 @@ import math
 import mmap
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +110,8 @@ class NpyRows:
 
     Pass one to ``fit``, ``predict`` or ``transform`` to train on, or assign, data that do not
     fit in memory; a ``np.memmap`` (e.g. ``np.load(path, mmap_mode="r")``) is streamed the same
-    way. Each row is flattened to ``n_features`` values and converted to float32 when read.
+    way. Each row is flattened to ``n_features`` values and converted to float32 when read, then
+    mapped to ``(x - offset) / factor`` if a scaling is set (see :meth:`scaled`).
 
     Parameters
     ----------
@@ -118,11 +119,15 @@ class NpyRows:
         The files, in order; every one with the same row shape and dtype.
     start, stop : int
         The range of rows, over all parts together.
+    offset, factor : ndarray of shape (n_features,), float32, optional
+        The scaling applied to float32 rows; None for none.
     """
 
     parts: tuple[NpyPart, ...]
     start: int
     stop: int
+    offset: np.ndarray | None = field(default=None, compare=False)
+    factor: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> NpyRows:
@@ -178,6 +183,27 @@ class NpyRows:
     def __len__(self) -> int:
         return self.n_rows
 
+    def scaled(self, offset, factor) -> NpyRows:
+        """These rows read as ``(x - offset) / factor`` in float32 (per feature, or one number for all).
+
+        Raises
+        ------
+        ValueError
+            If a factor is zero, or the constants are not finite.
+        """
+        offset, factor = (np.broadcast_to(np.asarray(value, dtype=np.float32), (self.n_features,)).copy()
+                          for value in (offset, factor))
+        if not (np.isfinite(offset).all() and np.isfinite(factor).all() and factor.all()):
+            raise ValueError("a scaling needs finite offsets and finite, non-zero factors")
+        return replace(self, offset=offset, factor=factor)
+
+    def to_float(self, raw: np.ndarray) -> np.ndarray:
+        """Rows as read (shape (b, n_features)) as float32, scaled if a scaling is set."""
+        rows = raw.astype(np.float32, copy=False)
+        if self.offset is None:
+            return rows
+        return (rows - self.offset) / self.factor
+
     def __getitem__(self, index: slice) -> NpyRows:
         """A contiguous range of these rows (a rank's shard)."""
         start, stop, step = index.indices(self.n_rows)
@@ -223,10 +249,10 @@ class NpyRows:
         return max(1, BLOCK_BYTES // self.row_bytes)
 
     def blocks(self, block_rows: int | None = None) -> Iterator[np.ndarray]:
-        """The rows in order, as float32 blocks of shape (<= block_rows, n_features)."""
+        """The rows in order, as float32 blocks of shape (<= block_rows, n_features), scaled."""
         block_rows = block_rows or self.block_rows()
         for begin in range(0, self.n_rows, block_rows):
-            yield self.read(begin, min(begin + block_rows, self.n_rows)).astype(np.float32, copy=False)
+            yield self.to_float(self.read(begin, min(begin + block_rows, self.n_rows)))
 
     def fingerprint(self) -> str:
         """SHA-256 of the rows as float32 values in order: that of the same rows held in memory
@@ -237,8 +263,8 @@ class NpyRows:
         return digest.hexdigest()
 
     def first_non_finite(self) -> int | None:
-        """Index of the first row holding NaN or an infinity (checked as float32), or None."""
-        if self.parts[0].dtype.kind != "f":
+        """Index of the first row holding NaN or an infinity (as float32, scaled), or None."""
+        if self.parts[0].dtype.kind != "f" and self.offset is None:
             return None
         begin = 0
         for block in self.blocks():

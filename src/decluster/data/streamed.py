@@ -61,7 +61,8 @@ class StreamedRows:
         return self.rows.shape
 
     def _tensor(self, block: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).to(self.device)
+        """Float32 (scaled) rows on the device from rows as read."""
+        return torch.from_numpy(np.ascontiguousarray(self.rows.to_float(block))).to(self.device)
 
     def __getitem__(self, index: slice | torch.Tensor) -> StreamedRows | torch.Tensor:
         if isinstance(index, slice):
@@ -95,8 +96,8 @@ class StreamedRows:
 
     def split(self, size: int) -> Iterator[torch.Tensor]:
         """Consecutive blocks of ``size`` rows (the last may be shorter), as float32 tensors."""
-        for block in self.rows.blocks(size):
-            yield self._tensor(block)
+        for start in range(0, len(self), size):
+            yield self._tensor(self.rows.read(start, min(start + size, len(self))))
 
 
 def device_rows(X: np.ndarray | NpyRows, device: torch.device) -> Rows:

@@ -1,0 +1,256 @@
+"""Peak memory and speed of DEC on memory-mapped data of 1M, 4M and 10M rows.
+
+Two steps:
+
+``generate`` writes ``.npy`` files of N rows of 784 uint8 pixels (N, 28, 28) built from MNIST's
+70,000 images by random shifts of up to 2 pixels in each direction (seeded; the true digit of
+each row goes beside it in ``*-labels.npy``). Nothing is kept in memory but one block:
+
+    python benchmarks/stream_memory.py generate --data-dir ../shared/datasets/mnist \\
+        --out .bench-data/stream --sizes 1000000 4000000 10000000
+
+``measure`` runs, for each file, three child processes (one at a time, so each one's peak is
+its own) and prints a Markdown table:
+
+* ``pretrain``: the default DEC fit, stopped by SIGINT after ``--pretrain-seconds`` of layer-wise
+  pretraining; rows/s of its steps (the first layer pair's), from which the time of an epoch
+  of that stage is extrapolated;
+* ``cluster``: the rest of a fit (k-means on a sample of the embedding, P over all rows, the
+  clustering steps up to one target update, the labels) with an autoencoder pretrained (by a
+  ``prepare`` child, in memory) on the first 20,000 rows of the first file,
+  ``update_interval=max_iter=--iterations``;
+* ``predict``: the fitted model's ``predict`` of every row.
+
+Each child reports its peak resident set size (``ru_maxrss``) and the peak of each phase
+(sampled every 50 ms), and the times of its phases:
+
+    python benchmarks/stream_memory.py measure .bench-data/stream/mnist-shifted-*.npy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import PhaseMemory  # noqa: E402
+
+SHIFT = 2
+BLOCK = 100_000
+
+
+def _mnist_uint8(data_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    from decluster.data.datasets import load_dataset
+
+    X, y = load_dataset("mnist", data_dir=data_dir, download=False)
+    images = np.rint(X * (255.0 / X.max())).astype(np.uint8).reshape(-1, 28, 28)
+    return images, y.astype(np.int8)
+
+
+def _shifted_block(padded: np.ndarray, labels: np.ndarray, size: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` random images, each moved by its own (dy, dx) in [-SHIFT, SHIFT]^2, and their labels."""
+    source = rng.integers(0, len(padded), size)
+    dy, dx = rng.integers(-SHIFT, SHIFT + 1, size), rng.integers(-SHIFT, SHIFT + 1, size)
+    out = np.empty((size, 28, 28), dtype=np.uint8)
+    for shift_y in range(-SHIFT, SHIFT + 1):
+        for shift_x in range(-SHIFT, SHIFT + 1):
+            rows = np.flatnonzero((dy == shift_y) & (dx == shift_x))
+            top, left = SHIFT - shift_y, SHIFT - shift_x
+            out[rows] = padded[source[rows], top: top + 28, left: left + 28]
+    return out, labels[source]
+
+
+def generate(data_dir: str, out: Path, sizes: list[int], seed: int) -> None:
+    """Write ``mnist-shifted-N.npy`` and ``mnist-shifted-N-labels.npy`` for each N in ``sizes``."""
+    images, labels = _mnist_uint8(data_dir)
+    padded = np.pad(images, ((0, 0), (SHIFT, SHIFT), (SHIFT, SHIFT)))
+    out.mkdir(parents=True, exist_ok=True)
+    for size in sizes:
+        rng = np.random.default_rng([seed, size])
+        path, truth = out / f"mnist-shifted-{size}.npy", np.empty(size, dtype=np.int8)
+        with open(path, "wb") as stream:
+            np.lib.format.write_array_header_1_0(
+                stream, {"descr": "|u1", "fortran_order": False, "shape": (size, 28, 28)})
+            for start in range(0, size, BLOCK):
+                block, truth[start: start + BLOCK] = _shifted_block(padded, labels, min(BLOCK, size - start), rng)
+                stream.write(block.tobytes())
+        np.save(out / f"mnist-shifted-{size}-labels.npy", truth)
+        print(f"wrote {path} ({path.stat().st_size / 1e9:.2f} GB)", flush=True)
+
+
+# ------------------------------------------------------------------ children
+def _count_batches() -> list[int]:
+    """Count the mini-batches read from streamed rows (wraps ``StreamedRows.__getitem__``)."""
+    import torch
+
+    from decluster.data.streamed import StreamedRows
+
+    counter, original = [0], StreamedRows.__getitem__
+
+    def counted(self, index):
+        if isinstance(index, torch.Tensor):
+            counter[0] += len(index)
+        return original(self, index)
+
+    StreamedRows.__getitem__ = counted
+    return counter
+
+
+def _child_pretrain(path: Path, seconds: float) -> dict:
+    from decluster import DEC
+    from decluster.data.npy_rows import NpyRows
+
+    rows_read = _count_batches()
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    model = DEC(n_clusters=10, random_state=0, device="cpu")
+    start = time.perf_counter()
+    timer.start()
+    try:
+        model.fit(NpyRows.open(path).scaled(0, 255))
+    except KeyboardInterrupt:  # the timer's SIGINT (a fit without a checkpoint folder stops at once)
+        pass
+    elapsed = time.perf_counter() - start
+    return {"rows_per_second": rows_read[0] / elapsed, "rows_read": rows_read[0], "seconds": elapsed}
+
+
+def _child_prepare(path: Path, model_out: Path) -> dict:
+    """Pretrain an autoencoder on the first 20,000 rows in memory and save it (as a DEC model)."""
+    from decluster import DEC
+    from decluster.data.npy_rows import NpyRows
+
+    first = np.concatenate(list(NpyRows.open(path).scaled(0, 255).rows(0, 20_000).blocks()))
+    model = DEC(n_clusters=10, random_state=0, layer_epochs=2, finetune_epochs=4, max_iter=1, device="cpu")
+    model.fit(first).save(model_out, overwrite=True)
+    return {"seconds": model.phase_times_}
+
+
+def _child_cluster(path: Path, iterations: int, model_out: Path, pretrained: Path) -> dict:
+    from decluster import DEC
+    from decluster.data.npy_rows import NpyRows
+    from decluster.metrics import cluster_accuracy
+
+    autoencoder = DEC.load(pretrained, device="cpu").autoencoder_
+    model = DEC(n_clusters=10, random_state=0, autoencoder=autoencoder, update_interval=iterations,
+                max_iter=iterations, device="cpu").fit(NpyRows.open(path).scaled(0, 255))
+    model.save(model_out, overwrite=True)
+    truth = np.load(str(path).replace(".npy", "-labels.npy"))
+    return {"seconds": model.phase_times_, "accuracy": float(cluster_accuracy(truth, model.labels_))}
+
+
+def _child_predict(path: Path, model_folder: Path) -> dict:
+    from decluster import DEC
+    from decluster.data.npy_rows import NpyRows
+
+    model = DEC.load(model_folder, device="cpu")
+    start = time.perf_counter()
+    labels = model.predict(NpyRows.open(path).scaled(0, 255))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows_per_second": len(labels) / seconds}
+
+
+def child(what: str, path: Path, options: argparse.Namespace) -> None:
+    """Run one measurement and print its record as JSON on the last line."""
+    memory = PhaseMemory().start()
+    model_folder, pretrained = options.work / f"model-{path.stem}", options.work / "pretrained"
+    if what == "prepare":
+        record = _child_prepare(path, pretrained)
+    elif what == "pretrain":
+        record = _child_pretrain(path, options.pretrain_seconds)
+    elif what == "cluster":
+        record = _child_cluster(path, options.iterations, model_folder, pretrained)
+    else:
+        record = _child_predict(path, model_folder)
+    memory.stop()
+    record |= {"what": what, "file": str(path), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               "phase_peaks_mb": memory.peaks}
+    print(json.dumps(record), flush=True)
+
+
+# ------------------------------------------------------------------ driver
+def _run_child(what: str, path: Path, options: argparse.Namespace) -> dict:
+    command = [sys.executable, __file__, "child", what, str(path), "--work", str(options.work),
+               "--pretrain-seconds", str(options.pretrain_seconds), "--iterations", str(options.iterations)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} on {path} failed:\n{done.stderr[-3000:]}")
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    record["rows"] = int(np.load(path, mmap_mode="r").shape[0])
+    return record
+
+
+def measure(files: list[Path], options: argparse.Namespace) -> list[dict]:
+    """Every child in turn; the record is saved after each."""
+    records = []
+    steps = [("prepare", files[0])] + [(what, path) for path in files for what in ("pretrain", "cluster", "predict")]
+    for what, path in steps:
+        records.append(_run_child(what, path, options))
+        print(json.dumps(records[-1]), flush=True)
+        _save(records, options)
+    return records
+
+
+def _save(records: list[dict], options: argparse.Namespace) -> None:
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    stamp = options.stamp
+    machine = {"cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads()}
+    (results / f"stream-memory-{stamp}.json").write_text(json.dumps({"machine": machine, "records": records},
+                                                                      indent=2) + "\n")
+
+
+def table(records: list[dict]) -> str:
+    lines = ["| rows | step | peak RSS (MB) | time | rows/s |", "| ---: | --- | ---: | --- | ---: |"]
+    for record in records:
+        if record["what"] == "prepare":
+            continue
+        if record["what"] == "pretrain":
+            epoch = record["rows"] / record["rows_per_second"]
+            time_text = f"{record['seconds']:.0f} s measured; an epoch ≈ {epoch / 60:.0f} min"
+        elif record["what"] == "cluster":
+            time_text = ", ".join(f"{name} {value:.0f} s" for name, value in record["seconds"].items())
+        else:
+            time_text = f"{record['seconds']:.0f} s"
+        rate = f"{record['rows_per_second']:,.0f}" if "rows_per_second" in record else ""
+        lines.append(f"| {record['rows']:,} | {record['what']} | {record['peak_mb']:,.0f} | {time_text} | {rate} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("generate")
+    make.add_argument("--data-dir", required=True)
+    make.add_argument("--out", type=Path, required=True)
+    make.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000, 10_000_000])
+    make.add_argument("--seed", type=int, default=0)
+    for name in ("measure", "child"):
+        sub = commands.add_parser(name)
+        if name == "child":
+            sub.add_argument("what", choices=("prepare", "pretrain", "cluster", "predict"))
+        sub.add_argument("files", type=Path, nargs="+")
+        sub.add_argument("--work", type=Path, default=Path(".bench-data/stream"))
+        sub.add_argument("--pretrain-seconds", type=float, default=90.0)
+        sub.add_argument("--iterations", type=int, default=140)
+    options = parser.parse_args()
+    options.stamp = time.strftime("%Y%m%dT%H%M%S")
+    if options.command == "generate":
+        generate(options.data_dir, options.out, options.sizes, options.seed)
+    elif options.command == "child":
+        child(options.what, options.files[0], options)
+    else:
+        print(table(measure(options.files, options)))
+
+
+if __name__ == "__main__":
+    main()
