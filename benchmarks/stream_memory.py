@@ -112,6 +112,7 @@ def _child_pretrain(path: Path, seconds: float) -> dict:
     from decluster.data.npy_rows import NpyRows
 
     rows_read = _count_batches()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background shell starts children ignoring SIGINT
     timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
     model = DEC(n_clusters=10, random_state=0, device="cpu")
     start = time.perf_counter()
