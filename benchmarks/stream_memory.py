@@ -21,8 +21,9 @@ its own) and prints a Markdown table:
   ``update_interval=max_iter=--iterations``;
 * ``predict``: the fitted model's ``predict`` of every row.
 
-Each child reports its peak resident set size (``ru_maxrss``) and the peak of each phase
-(sampled every 50 ms), and the times of its phases:
+Each child reports its peak resident set size (``ru_maxrss``; for ``cluster``, at the end of
+the fit, before the model is saved) and the peak of each phase (sampled every 50 ms), and the
+times of its phases:
 
     python benchmarks/stream_memory.py measure .bench-data/stream/mnist-shifted-*.npy
 """
@@ -136,7 +137,7 @@ def _child_prepare(path: Path, model_out: Path) -> dict:
     return {"seconds": model.phase_times_}
 
 
-def _child_cluster(path: Path, iterations: int, model_out: Path, pretrained: Path) -> dict:
+def _child_cluster(path: Path, iterations: int, model_out: Path, pretrained: Path, memory: PhaseMemory) -> dict:
     from decluster import DEC
     from decluster.data.npy_rows import NpyRows
     from decluster.metrics import cluster_accuracy
@@ -144,9 +145,12 @@ def _child_cluster(path: Path, iterations: int, model_out: Path, pretrained: Pat
     autoencoder = DEC.load(pretrained, device="cpu").autoencoder_
     model = DEC(n_clusters=10, random_state=0, autoencoder=autoencoder, update_interval=iterations,
                 max_iter=iterations, device="cpu").fit(NpyRows.open(path).scaled(0, 255))
+    fit_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    memory.enter("save")  # saving converts the labels to int64: measured apart from the fit
     model.save(model_out, overwrite=True)
     truth = np.load(str(path).replace(".npy", "-labels.npy"))
-    return {"seconds": model.phase_times_, "accuracy": float(cluster_accuracy(truth, model.labels_))}
+    return {"seconds": model.phase_times_, "accuracy": float(cluster_accuracy(truth, model.labels_)),
+            "fit_peak_mb": fit_peak}
 
 
 def _child_predict(path: Path, model_folder: Path) -> dict:
@@ -169,7 +173,7 @@ def child(what: str, path: Path, options: argparse.Namespace) -> None:
     elif what == "pretrain":
         record = _child_pretrain(path, options.pretrain_seconds)
     elif what == "cluster":
-        record = _child_cluster(path, options.iterations, model_folder, pretrained)
+        record = _child_cluster(path, options.iterations, model_folder, pretrained, memory)
     else:
         record = _child_predict(path, model_folder)
     memory.stop()
@@ -192,8 +196,9 @@ def _run_child(what: str, path: Path, options: argparse.Namespace) -> dict:
 
 def measure(files: list[Path], options: argparse.Namespace) -> list[dict]:
     """Every child in turn; the record is saved after each."""
-    records = []
-    steps = [("prepare", files[0])] + [(what, path) for path in files for what in ("pretrain", "cluster", "predict")]
+    records, wanted = [], options.steps
+    steps = [("prepare", files[0])] if "cluster" in wanted else []
+    steps += [(what, path) for path in files for what in ("pretrain", "cluster", "predict") if what in wanted]
     for what, path in steps:
         records.append(_run_child(what, path, options))
         print(json.dumps(records[-1]), flush=True)
@@ -212,6 +217,7 @@ def _save(records: list[dict], options: argparse.Namespace) -> None:
 
 def table(records: list[dict]) -> str:
     lines = ["| rows | step | peak RSS (MB) | time | rows/s |", "| ---: | --- | ---: | --- | ---: |"]
+    records = [record | {"peak_mb": record.get("fit_peak_mb", record["peak_mb"])} for record in records]
     for record in records:
         if record["what"] == "prepare":
             continue
@@ -243,6 +249,8 @@ def main() -> None:
         sub.add_argument("--work", type=Path, default=Path(".bench-data/stream"))
         sub.add_argument("--pretrain-seconds", type=float, default=90.0)
         sub.add_argument("--iterations", type=int, default=140)
+        sub.add_argument("--steps", nargs="+", choices=("pretrain", "cluster", "predict"),
+                         default=["pretrain", "cluster", "predict"], help="what to measure on each file")
     options = parser.parse_args()
     options.stamp = time.strftime("%Y%m%dT%H%M%S")
     if options.command == "generate":

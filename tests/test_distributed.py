@@ -140,6 +140,14 @@ def test_two_ranks_cluster_as_accurately_as_one_process(pretrained_digits, two_r
     assert not np.array_equal(np.load(tmp_path / "one.npy"), two_rank_labels)
 
 
+def test_two_ranks_streaming_their_shards_from_disk_give_the_labels_of_two_ranks_in_memory(
+        pretrained_digits, two_rank_labels, tmp_path: Path):
+    data, _, params = pretrained_digits
+    run = _torchrun_fit({**params, "mmap": True}, data, None, tmp_path / "labels.npy")
+    assert run.returncode == 0, run.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), two_rank_labels)
+
+
 def test_a_rank_killed_stops_the_job_and_two_ranks_resume_to_the_uninterrupted_labels(
         pretrained_digits, two_rank_labels, tmp_path: Path):
     data, _, params = pretrained_digits

@@ -2,6 +2,7 @@
 windowed shuffle, the chunk cache, and fits on them that match the fits of the same rows in memory."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -9,11 +10,13 @@ import torch
 
 from decluster import DEC, IDEC, N2D
 from decluster.data import streamed
-from decluster.data.batching import BatchCursor, ChunkLayout
+from decluster.data.batching import BatchCursor, ChunkLayout, WindowCursor, batch_cursor
+from decluster.distributed import World
 from decluster.data.npy_rows import NpyRows
 from decluster.data.streamed import StreamedRows
 from decluster.metrics import cluster_accuracy
 
+ONE_PROCESS = World()
 FAST_STREAM = dict(n_clusters=10, random_state=0, hidden_dims=(64, 64), embedding_dim=10, layer_epochs=3,
                    finetune_epochs=15, pretrain_batch_size=32, n_init=3, update_interval=20, max_iter=120,
                    batch_size=64, device="cpu", precision="float32")
@@ -124,6 +127,55 @@ def test_a_cursor_with_a_layout_walks_every_row_once_a_pass():
     assert cursor.pass_finished and torch.equal(seen.sort().values, torch.arange(437))
 
 
+def test_a_window_cursor_draws_one_window_at_a_time():
+    layout = ChunkLayout(10, 4)
+    cursor = batch_cursor(440, 32, torch.Generator().manual_seed(0), ONE_PROCESS, layout)
+    assert isinstance(cursor, WindowCursor)
+    for _ in range(2):  # two passes
+        batches = [cursor.next() for _ in range(cursor.batches_per_pass)]
+        assert cursor.pass_finished and [len(batch) for batch in batches] == [32] * 13 + [24]
+        seen = torch.cat(batches)
+        assert torch.equal(seen.sort().values, torch.arange(440))
+        assert all(len(torch.unique(window // 10)) == 4 for window in seen.split(40))
+        assert len(cursor.window_order) == 40  # never more than one window's rows held
+
+
+def test_a_window_cursor_of_one_window_shuffles_as_a_cursor_in_memory():
+    windowed = WindowCursor(35, 8, torch.Generator().manual_seed(5), ChunkLayout(10, 4))
+    plain = BatchCursor(35, 8, torch.Generator().manual_seed(5))
+    for _ in range(12):
+        assert torch.equal(windowed.next(), plain.next())
+
+
+@pytest.mark.parametrize("steps", [0, 3, 5, 13, 14, 20])
+def test_a_window_cursor_resumes_exactly(steps):
+    layout, generator = ChunkLayout(10, 4), torch.Generator().manual_seed(1)
+    walked = WindowCursor(437, 32, generator, layout)
+    reference = [walked.next() for _ in range(40)]
+    generator = torch.Generator().manual_seed(1)
+    first = WindowCursor(437, 32, generator, layout)
+    for _ in range(steps):
+        first.next()
+    tensors, values = first.state()
+    tensors = {name: tensor.clone() for name, tensor in tensors.items()}
+    resumed_generator = torch.Generator()
+    resumed_generator.set_state(generator.get_state())
+    resumed = WindowCursor(437, 32, resumed_generator, layout)
+    resumed.restore(tensors, json.loads(json.dumps(values)))
+    for step in range(steps, 40):
+        assert torch.equal(resumed.next(), reference[step])
+
+
+def test_a_window_cursor_refuses_a_corrupt_state():
+    cursor = WindowCursor(437, 32, torch.Generator().manual_seed(1), ChunkLayout(10, 4))
+    cursor.next()
+    tensors, values = cursor.state()
+    with pytest.raises(ValueError, match="chunk order"):
+        cursor.restore({**tensors, "chunk_order": torch.zeros(44, dtype=torch.int64)}, values)
+    with pytest.raises(ValueError, match="window order"):
+        cursor.restore({**tensors, "window_order": torch.tensor([1, 1])}, values)
+
+
 def test_streamed_batches_and_blocks_equal_the_tensors_and_the_cache_stays_bounded(tmp_path, digits, monkeypatch):
     monkeypatch.setattr(streamed, "CHUNK_BYTES", 64 * 4 * 25)  # chunks of 25 rows of the digits
     X = digits[0]
@@ -217,3 +269,83 @@ def test_a_killed_memory_mapped_fit_resumes_to_the_same_labels(kill_and_resume, 
     assert config["stage"] == "clustering" and config["loop"] is not None
     assert config["header"]["data"]["sha256"] == hashlib.sha256(digits[0].data).hexdigest()
     assert np.array_equal(reference, resumed)
+
+
+# ------------------------------------------------------------------ command line and scaling
+CLI_FLAGS = ["--hidden-dims", "128", "128", "--layer-epochs", "3", "--finetune-epochs", "15", "--pretrain-batch-size",
+             "32", "--n-init", "3", "--update-interval", "20", "--max-iter", "60", "--batch-size", "64",
+             "--device", "cpu", "--random-state", "0", "--n-clusters", "10", "--quiet", "--plot-points", "200"]
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "global", "none"])
+def test_scalings_fitted_block_by_block_equal_those_fitted_in_memory(tmp_path, digits, kind, monkeypatch):
+    from decluster.data import npy_rows
+    from decluster.data.preprocessing import choose_scaling, fit_scaling
+
+    monkeypatch.setattr(npy_rows, "BLOCK_BYTES", 64 * 4 * 100)  # 18 blocks
+    X = digits[0] * 3 + 1
+    np.save(tmp_path / "X.npy", X)
+    rows = NpyRows.open(tmp_path / "X.npy")
+    streamed_scaling, in_memory = fit_scaling(rows, kind), fit_scaling(X, kind)
+    assert np.allclose(streamed_scaling.offset, in_memory.offset, rtol=1e-6)
+    assert np.allclose(streamed_scaling.factor, in_memory.factor, rtol=1e-6)
+    assert choose_scaling(rows) == choose_scaling(X)
+    applied = streamed_scaling.apply(rows)
+    assert np.allclose(np.concatenate(list(applied.blocks())), streamed_scaling.apply(X), atol=1e-6)
+
+
+def test_the_command_line_streams_npy_files_and_shard_folders(tmp_path, digits):
+    from decluster.cli.commands import main
+
+    images = (digits[0] * 255).round().astype(np.uint8).reshape(-1, 8, 8)
+    np.save(tmp_path / "images.npy", images)
+    (tmp_path / "shards").mkdir()
+    for number, piece in enumerate(np.array_split(images, 3)):
+        np.save(tmp_path / "shards" / f"{number}.npy", piece)
+    np.savetxt(tmp_path / "images.csv", images.reshape(len(images), -1), fmt="%d", delimiter=",")
+    for name in ("images.npy", "shards", "images.csv"):
+        assert main(["fit", "--data", str(tmp_path / name), "--out", str(tmp_path / f"out-{name}"), *CLI_FLAGS]) == 0
+    reference = _assignments(tmp_path / "out-images.csv" / "labels.csv")
+    for streamed_fit in ("out-images.npy", "out-shards"):  # the same labels; confidences to rounding (P is
+        labels, confidence = _assignments(tmp_path / streamed_fit / "labels.csv")  # recomputed batch by batch)
+        assert np.array_equal(labels, reference[0]) and np.allclose(confidence, reference[1], atol=1e-5)
+    assert (tmp_path / "out-shards" / "labels.csv").read_bytes() == (tmp_path / "out-images.npy" / "labels.csv").read_bytes()
+    metrics = json.loads((tmp_path / "out-shards" / "metrics.json").read_text())
+    assert metrics["n_samples"] == 1797 and metrics["scale"] == "global"
+    assert (tmp_path / "out-shards" / "embedding.png").is_file()
+    predicted = tmp_path / "predicted.csv"
+    assert main(["predict", "--model", str(tmp_path / "out-shards" / "model"), "--data", str(tmp_path / "shards"),
+                 "--out", str(predicted)]) == 0
+    assert predicted.read_bytes() == (tmp_path / "out-shards" / "labels.csv").read_bytes()
+
+
+def _assignments(path):
+    table = np.loadtxt(path, delimiter=",", skiprows=1)
+    assert np.array_equal(table[:, 0], np.arange(len(table)))
+    return table[:, 1].astype(int), table[:, 2]
+
+
+def test_a_folder_of_shards_has_no_label_column(tmp_path, digits, capsys):
+    from decluster.cli.commands import main
+
+    (tmp_path / "shards").mkdir()
+    np.save(tmp_path / "shards" / "0.npy", digits[0])
+    code = main(["fit", "--data", str(tmp_path / "shards"), "--label-column", "0", "--out", str(tmp_path / "out")])
+    assert code != 0 and "no label column" in capsys.readouterr().err
+
+
+def test_an_error_while_a_streamed_file_is_written_leaves_the_previous_file(tmp_path):
+    from decluster.io.files import atomic_write_bytes
+
+    target = tmp_path / "labels.csv"
+    target.write_bytes(b"previous\n")
+
+    def pieces():
+        yield b"index,cluster\n"
+        raise ValueError("the model failed half way")
+
+    with pytest.raises(ValueError, match="half way"):
+        atomic_write_bytes(target, pieces())
+    assert target.read_bytes() == b"previous\n" and [path.name for path in tmp_path.iterdir()] == ["labels.csv"]
+    atomic_write_bytes(target, iter([b"a\n", b"b\n"]))
+    assert target.read_bytes() == b"a\nb\n"

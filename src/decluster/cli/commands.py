@@ -12,7 +12,7 @@ import shlex
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from decluster.cli.runconfig import (
     explicit_parameters,
     run_options,
 )
+from decluster.data.npy_rows import NpyRows
 from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
 from decluster.distributed import launched_rank
 from decluster.estimators.dec import DEC
@@ -115,13 +116,32 @@ def load_input(args: argparse.Namespace, default_dataset: str | None = None):
     from decluster.data.datasets import load_dataset, load_features
 
     if args.data is not None:
+        if args.data.is_dir():
+            return _shard_folder(args), None, str(args.data)
         X, y = load_features(args.data, label_column=_label_column(args.label_column), **_table_options(args))
-        return X, y, str(args.data)
+        return streamed(X), y, str(args.data)
     name = args.dataset or default_dataset
     if name is None:
         raise UsageError("give --dataset NAME or --data FILE")
     X, y = load_dataset(name, data_dir=args.data_dir, download=not args.no_download)
     return X, y, name
+
+
+def streamed(X: np.ndarray) -> np.ndarray | NpyRows:
+    """A ``.npy`` file's memory map as :class:`NpyRows`, read block by block from then on; any
+    other array as it is."""
+    rows = NpyRows.from_memmap(X) if isinstance(X, np.memmap) else None
+    return X if rows is None else rows
+
+
+def _shard_folder(args: argparse.Namespace) -> NpyRows:
+    """The rows of every ``.npy`` file in the folder ``--data``, in the order of their names."""
+    if args.label_column is not None:
+        raise UsageError(f"{args.data} is a folder of .npy shards, which have no label column")
+    try:
+        return NpyRows.open(args.data)
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from None
 
 
 def _resolve_scale(scale: str, args: argparse.Namespace, X: np.ndarray) -> str:
@@ -196,10 +216,11 @@ def load_model_input(args: argparse.Namespace, model: DEC):
     spec = getattr(model, "input_spec_", None)
     if spec is None:
         return load_input(args)
-    if args.data is None:
+    if args.data is None or args.data.is_dir():
         X, y, source = load_input(args)
     else:
         (X, y), source = _read_like_training_file(args, spec, model.n_features_in_), str(args.data)
+        X = streamed(X)
     if X.shape[1] != spec.scaling.n_features:
         raise ValueError(f"X has {X.shape[1]} features, but DEC is expecting {spec.scaling.n_features} features "
                          "as input")
@@ -207,23 +228,29 @@ def load_model_input(args: argparse.Namespace, model: DEC):
 
 
 # ------------------------------------------------------------------ outputs
-def _csv_bytes(header: Sequence[str], rows) -> bytes:
+ASSIGNMENT_BLOCK_ROWS = 65536
+"""Rows assigned and written at a time to labels.csv."""
+
+
+def _csv_bytes(rows) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")
 
 
-def assignments_csv(proba: np.ndarray, *, with_proba: bool = False) -> bytes:
-    """``index,cluster,confidence`` rows (confidence = max_j q_ij), plus ``q_j`` columns if asked."""
-    labels, confidence = proba.argmax(axis=1), proba.max(axis=1)
-    header = ["index", "cluster", "confidence"] + ([f"q_{j}" for j in range(proba.shape[1])] if with_proba else [])
-    rows = (
-        [i, int(labels[i]), f"{confidence[i]:.6g}"] + ([f"{v:.6g}" for v in proba[i]] if with_proba else [])
-        for i in range(len(proba))
-    )
-    return _csv_bytes(header, rows)
+def assignments_csv(model, X: np.ndarray | NpyRows, *, with_proba: bool = False) -> Iterator[bytes]:
+    """``index,cluster,confidence`` rows (confidence = max_j q_ij), plus ``q_j`` columns if asked,
+    made :data:`ASSIGNMENT_BLOCK_ROWS` rows at a time (so rows on disk are never all in memory)."""
+    header = ["index", "cluster", "confidence"] + ([f"q_{j}" for j in range(model.n_clusters_)] if with_proba else [])
+    yield _csv_bytes([header])
+    for start in range(0, X.shape[0], ASSIGNMENT_BLOCK_ROWS):
+        block = slice(start, min(start + ASSIGNMENT_BLOCK_ROWS, X.shape[0]))
+        proba = model.predict_proba(X[block])
+        labels, confidence = proba.argmax(axis=1), proba.max(axis=1)
+        yield _csv_bytes(
+            [start + i, int(labels[i]), f"{confidence[i]:.6g}"] + ([f"{v:.6g}" for v in proba[i]] if with_proba else [])
+            for i in range(len(proba))
+        )
 
 
 def _scores(y, labels) -> dict[str, float]:
@@ -233,12 +260,23 @@ def _scores(y, labels) -> dict[str, float]:
     return {"accuracy": scores.accuracy, "nmi": scores.nmi, "ari": scores.ari}
 
 
+def _plotted_rows(X: NpyRows, y, labels: np.ndarray, max_points: int):
+    """``max_points`` rows drawn at random (seed 0) from rows on disk, in memory, with their labels."""
+    rows = np.sort(np.random.default_rng(0).choice(X.n_rows, min(max_points, X.n_rows), replace=False))
+    sample = np.concatenate([X.to_float(X.read(row, row + 1)) for row in rows])
+    return sample, None if y is None else np.asarray(y)[rows], labels[rows]
+
+
 def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 2000) -> list[Path]:
     """The embedding map, the training curves, (with labels) the confusion matrix and (with
     ``n_clusters="auto"``) the choice of k, as PNGs.
 
     Centroids and the clustering curves are drawn for the methods that have them (DEC, IDEC).
+    Of rows on disk, the map embeds ``max_points`` drawn at random.
     """
+    all_y, all_labels = y, labels
+    if isinstance(X, NpyRows):
+        X, y, labels = _plotted_rows(X, y, labels, max_points)
     from decluster.plotting import (
         plot_confusion,
         plot_embedding,
@@ -253,8 +291,8 @@ def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 20
         "training.png": plot_training_curves(model.pretrain_losses_, getattr(model, "history_", None),
                                              tol=getattr(model, "tol", None)),
     }
-    if y is not None:
-        figures["confusion.png"] = plot_confusion(y, labels)
+    if all_y is not None:
+        figures["confusion.png"] = plot_confusion(all_y, all_labels)
     if model.k_selection_ is not None:
         figures["k-selection.png"] = plot_k_selection(model.k_selection_)
     out.mkdir(parents=True, exist_ok=True)
@@ -288,19 +326,18 @@ def command_fit(args: argparse.Namespace) -> int:
                           checkpoint_interval=args.checkpoint_interval)
         (save_n2d if estimator is N2D else save_dec)(model, out / MODEL_FOLDER, overwrite=args.overwrite,
                                                      input_spec=spec)
-        proba = model.predict_proba(X)
         metrics = {
             "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), **options,
             "n_clusters": model.n_clusters_, **k_selection_section(model), **_scores(y, model.labels_),
             "n_iter": getattr(model, "n_iter_", None),
             "converged": getattr(model, "converged_", None), "seconds": model.phase_times_,
         }
-        files = {"labels.csv": assignments_csv(proba),
+        files = {"labels.csv": assignments_csv(model, X),
                  "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode("utf-8"),
                  "config.toml": config_text(parameters, options).encode("utf-8")}
         for name, payload in files.items():
             atomic_write_bytes(out / name, payload)
-        pictures = [] if args.no_plots else write_plots(model, X, y, proba.argmax(axis=1), out, args.plot_points)
+        pictures = [] if args.no_plots else write_plots(model, X, y, model.labels_, out, args.plot_points)
         record_files(out, [*files, *(picture.name for picture in pictures)])
     _print_fit_summary(metrics, out, pictures)
     return 0
@@ -392,7 +429,7 @@ def command_predict(args: argparse.Namespace) -> int:
         check_writable(out.parent)
     model = load_model(args.model, device=args.device)
     X, _, _ = load_model_input(args, model)
-    payload = assignments_csv(model.predict_proba(X), with_proba=args.proba)
+    payload = assignments_csv(model, X, with_proba=args.proba)
     if to_file:
         out.parent.mkdir(parents=True, exist_ok=True)
     write_output(out, payload)

@@ -119,12 +119,102 @@ class BatchCursor:
         position = expect_int(expect_object(values, "cursor", {"position"})["position"], "cursor.position",
                               low=0, high=self.n_samples)
         order = tensors.get("order")
-        if (order is None and position < self.n_samples) or (order is not None and (
-                order.shape != (self.n_samples,) or order.dtype != torch.int64
-                or not torch.equal(order.sort().values, torch.arange(self.n_samples)))):
+        if (order is None and position < self.n_samples) or (
+                order is not None and not _is_permutation(order.cpu(), self.n_samples)):
             raise ValueError("saved batch order is not a permutation of the data's rows")
         self.position = position
         self.order = None if order is None else order.to(self.generator.device)
+
+
+class WindowCursor(BatchCursor):
+    """A :class:`BatchCursor` that follows a :class:`ChunkLayout`'s windowed shuffle, drawn one
+    window at a time, so that it holds the order of one window's rows, never of all of them.
+
+    A pass draws the order of the chunks when it starts, and the order of a window's rows when its
+    first row is needed, both from ``generator``. Data of one window or less get one
+    ``torch.randperm`` a pass, as a :class:`BatchCursor` without a layout. Batches run across
+    window boundaries; the last batch of a pass may be smaller.
+
+    Parameters
+    ----------
+    n_samples, batch_size : int
+    generator : torch.Generator
+    layout : ChunkLayout
+    """
+
+    def __init__(self, n_samples: int, batch_size: int, generator: torch.Generator, layout: ChunkLayout) -> None:
+        super().__init__(n_samples, batch_size, generator, layout)
+        self.chunk_order: torch.Tensor | None = None
+        self.window_order = torch.zeros(0, dtype=torch.int64, device=generator.device)
+        self.window = self.in_window = 0
+
+    @property
+    def _n_chunks(self) -> int:
+        return math.ceil(self.n_samples / self.layout.chunk_rows)
+
+    def _draw(self, size: int) -> torch.Tensor:
+        return torch.randperm(size, generator=self.generator, device=self.generator.device)
+
+    def _new_pass(self) -> None:
+        self.position, self.window, self.in_window = 0, 0, 0
+        if self.n_samples <= self.layout.chunk_rows * self.layout.window_chunks:
+            self.chunk_order, self.window_order = None, self._draw(self.n_samples)
+        else:
+            self.chunk_order, self.window_order = self._draw(self._n_chunks), self.window_order[:0]
+            self.window = -1
+
+    def _next_window(self) -> None:
+        """Draw the order of the next window's rows."""
+        self.window += 1
+        first = self.window * self.layout.window_chunks
+        chunks = self.chunk_order[first: first + self.layout.window_chunks]
+        rows = (chunks[:, None] * self.layout.chunk_rows + torch.arange(self.layout.chunk_rows, device=chunks.device))
+        rows = rows.flatten()
+        rows = rows[rows < self.n_samples]
+        self.window_order, self.in_window = rows[self._draw(len(rows))], 0
+
+    def next(self) -> torch.Tensor:
+        """Indices of the next batch, of shape (<= batch_size,) and dtype int64."""
+        if self.pass_finished:
+            self._new_pass()
+        wanted, pieces = min(self.batch_size, self.n_samples - self.position), []
+        while wanted > 0:
+            if self.in_window >= len(self.window_order):
+                self._next_window()
+            piece = self.window_order[self.in_window: self.in_window + wanted]
+            pieces.append(piece)
+            self.in_window += len(piece)
+            wanted -= len(piece)
+        index = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+        self.position += len(index)
+        return index
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+        tensors = {"window_order": self.window_order}
+        if self.chunk_order is not None:
+            tensors["chunk_order"] = self.chunk_order
+        return tensors, {"position": self.position, "window": self.window, "in_window": self.in_window}
+
+    def restore(self, tensors: dict[str, torch.Tensor], values: dict[str, int]) -> None:
+        values = expect_object(values, "cursor", {"position", "window", "in_window"})
+        position = expect_int(values["position"], "cursor.position", low=0, high=self.n_samples)
+        window = expect_int(values["window"], "cursor.window", low=-1, high=self._n_chunks)
+        chunk_order, window_order = tensors.get("chunk_order"), tensors.get("window_order")
+        if chunk_order is not None and not _is_permutation(chunk_order, self._n_chunks):
+            raise ValueError("saved chunk order is not a permutation of the chunks")
+        if window_order is None or window_order.dim() != 1 or window_order.dtype != torch.int64 or (
+                len(window_order) and not (0 <= int(window_order.min()) and int(window_order.max()) < self.n_samples
+                                           and len(torch.unique(window_order)) == len(window_order))):
+            raise ValueError("saved window order is not a set of the data's rows")
+        self.in_window = expect_int(values["in_window"], "cursor.in_window", low=0, high=len(window_order))
+        device = self.generator.device
+        self.position, self.window, self.window_order = position, window, window_order.to(device)
+        self.chunk_order = None if chunk_order is None else chunk_order.to(device)
+
+
+def _is_permutation(order: torch.Tensor, size: int) -> bool:
+    return (order.shape == (size,) and order.dtype == torch.int64
+            and torch.equal(order.sort().values, torch.arange(size, device=order.device)))
 
 
 class ShardCursor(BatchCursor):
@@ -198,8 +288,9 @@ def batch_cursor(n_rows: int, batch_size: int, generator: torch.Generator, world
     Returns
     -------
     BatchCursor
-        A :class:`BatchCursor` in a world of size 1, else a :class:`ShardCursor` taking
-        ``ceil(n_total / batch_size)`` steps per pass.
+        In a world of size 1 a :class:`BatchCursor`, or with a layout a :class:`WindowCursor`;
+        else a :class:`ShardCursor` taking ``ceil(n_total / batch_size)`` steps per pass (with a
+        layout, it holds the windowed order of its whole shard).
 
     Raises
     ------
@@ -207,7 +298,8 @@ def batch_cursor(n_rows: int, batch_size: int, generator: torch.Generator, world
         If a rank's shard has fewer rows than there are steps in a pass.
     """
     if world.size == 1:
-        return BatchCursor(n_rows, batch_size, generator, layout)
+        return BatchCursor(n_rows, batch_size, generator) if layout is None else \
+            WindowCursor(n_rows, batch_size, generator, layout)
     n_total = int(world.sum(torch.tensor(n_rows)))
     n_batches = math.ceil(n_total / batch_size)
     if n_total // world.size < n_batches:

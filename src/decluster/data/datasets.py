@@ -639,7 +639,7 @@ def file_image_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
     Parameters
     ----------
     path : str or os.PathLike
-        A file that :func:`load_features` reads.
+        A file that :func:`load_features` reads, or a folder of ``.npy`` shards.
 
     Returns
     -------
@@ -650,6 +650,8 @@ def file_image_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
     """
     path = Path(path)
     try:
+        if path.is_dir():  # a folder of .npy shards: the first one's images
+            path = min((file for file in path.iterdir() if file.suffix.lower() == ".npy"), default=path)
         if path.suffix.lower() == ".npy":
             with open(path, "rb") as stream:
                 shape = _npy_header_shape(stream)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from decluster.data.npy_rows import NpyRows
 from decluster.io.checks import expect_list, expect_number, expect_object, expect_str
 
 SCALINGS = ("standard", "minmax", "global", "none")
@@ -56,18 +57,22 @@ class FeatureScaling:
         """Number of features the constants are for."""
         return int(self.offset.size)
 
-    def apply(self, X: np.ndarray) -> np.ndarray:
-        """``(X - offset) / factor`` as float32 (``X`` itself, untouched, for ``kind="none"``).
+    def apply(self, X: np.ndarray | NpyRows) -> np.ndarray | NpyRows:
+        """``(X - offset) / factor`` as float32 (``X`` itself, untouched, for ``kind="none"``);
+        rows on disk are scaled as they are read (:meth:`NpyRows.scaled`).
 
         Raises
         ------
         ValueError
-            If ``X`` is not 2-D with ``n_features`` columns, or a scaled value overflows float32.
+            If ``X`` is not 2-D with ``n_features`` columns, or a scaled value overflows float32
+            (for rows on disk, found when a fit or prediction checks them).
         """
-        if X.ndim != 2 or X.shape[1] != self.n_features:
+        if len(X.shape) != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"X has shape {X.shape}, but the scaling is for {self.n_features} features")
         if self.kind == "none":
             return X
+        if isinstance(X, NpyRows):
+            return X.scaled(self.offset, self.factor)
         with np.errstate(over="ignore", invalid="ignore"):
             scaled = (np.asarray(X, dtype=np.float32) - self.offset) / self.factor
         if not np.isfinite(scaled).all():
@@ -119,7 +124,7 @@ MIXED_UNITS_RATIO = 100.0
 """``"auto"`` standardizes when the widest column range is this many times the median range."""
 
 
-def choose_scaling(X: np.ndarray) -> str:
+def choose_scaling(X: np.ndarray | NpyRows) -> str:
     """``"standard"`` for columns in mixed units, ``"global"`` for columns on one scale.
 
     Columns are taken to be in mixed units when the largest range (max - min) exceeds
@@ -132,20 +137,21 @@ def choose_scaling(X: np.ndarray) -> str:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray of shape (n_samples, n_features), or NpyRows
 
     Returns
     -------
     {"standard", "global"}
     """
-    ranges = X.max(axis=0).astype(np.float64) - X.min(axis=0).astype(np.float64)
+    low, high = _column_range(X)
+    ranges = high - low
     ranges = ranges[ranges > 0]
     if ranges.size and ranges.max() > MIXED_UNITS_RATIO * np.median(ranges):
         return "standard"
     return "global"
 
 
-def fit_scaling(X: np.ndarray, kind: str) -> FeatureScaling:
+def fit_scaling(X: np.ndarray | NpyRows, kind: str) -> FeatureScaling:
     """The constants of a ``kind`` scaling of the columns of ``X``.
 
     ``"standard"``: offset = column mean, factor = column standard deviation (population, as
@@ -158,8 +164,8 @@ def fit_scaling(X: np.ndarray, kind: str) -> FeatureScaling:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Finite values.
+    X : ndarray of shape (n_samples, n_features), or NpyRows
+        Finite values (rows on disk are read block by block).
     kind : {"standard", "minmax", "global", "none"}
 
     Returns
@@ -173,23 +179,44 @@ def fit_scaling(X: np.ndarray, kind: str) -> FeatureScaling:
     """
     if kind not in SCALINGS:
         raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {kind!r}")
-    if X.ndim != 2 or X.shape[0] == 0:
+    if len(X.shape) != 2 or X.shape[0] == 0:
         raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
     n_features = X.shape[1]
     if kind == "none":
         return FeatureScaling(kind, np.zeros(n_features), np.ones(n_features))
     if kind == "global":
-        largest = float(np.max(np.abs(X))) or 1.0
+        low, high = _column_range(X)
+        largest = float(max(np.max(np.abs(low)), np.max(np.abs(high)))) or 1.0
         return FeatureScaling(kind, np.zeros(n_features), np.full(n_features, largest))
     if kind == "standard":
-        offset = X.mean(axis=0, dtype=np.float64)
-        spread = np.sqrt(np.mean(np.square(X - offset, dtype=np.float64), axis=0))
+        offset, spread = _mean_and_deviation(X)
     else:
-        offset = X.min(axis=0).astype(np.float64)
-        spread = X.max(axis=0).astype(np.float64) - offset
+        offset, high = _column_range(X)
+        spread = high - offset
     offset32 = offset.astype(np.float32)
     spread[spread <= 10 * np.finfo(np.float32).eps * np.abs(offset)] = 1.0
     return FeatureScaling(kind, offset32, spread.astype(np.float32))
+
+
+def _column_range(X: np.ndarray | NpyRows) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum and maximum of each column, in float64 (rows on disk read block by block)."""
+    if not isinstance(X, NpyRows):
+        return X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
+    low, high = np.full(X.n_features, np.inf), np.full(X.n_features, -np.inf)
+    for block in X.blocks():
+        low, high = np.minimum(low, block.min(axis=0)), np.maximum(high, block.max(axis=0))
+    return low, high
+
+
+def _mean_and_deviation(X: np.ndarray | NpyRows) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population standard deviation of each column, in float64 (rows on disk in two
+    passes of blocks: the sum, then the squared deviations from the mean)."""
+    if not isinstance(X, NpyRows):
+        mean = X.mean(axis=0, dtype=np.float64)
+        return mean, np.sqrt(np.mean(np.square(X - mean, dtype=np.float64), axis=0))
+    mean = sum(block.sum(axis=0, dtype=np.float64) for block in X.blocks()) / X.n_rows
+    squares = sum(np.square(block - mean, dtype=np.float64).sum(axis=0) for block in X.blocks())
+    return mean, np.sqrt(squares / X.n_rows)
 
 
 @dataclass(frozen=True)

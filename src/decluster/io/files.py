@@ -15,7 +15,7 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -168,10 +168,16 @@ def _new_file_mode(target: Path) -> int:
         return 0o666 & ~mask
 
 
-def atomic_write_bytes(target: str | os.PathLike, payload: bytes) -> None:
-    """Write ``payload`` to ``target`` through a temporary file and a rename.
+def _pieces(payload: bytes | Iterable[bytes]) -> Iterable[bytes]:
+    return (payload,) if isinstance(payload, bytes) else payload
 
-    Readers see either the previous file or the complete new one, never a partial write;
+
+def atomic_write_bytes(target: str | os.PathLike, payload: bytes | Iterable[bytes]) -> None:
+    """Write ``payload`` (bytes, or pieces of bytes made as they are written) to ``target``
+    through a temporary file and a rename.
+
+    Readers see either the previous file or the complete new one, never a partial write (an
+    error while the pieces are made leaves the previous file too);
     SIGINT and SIGTERM wait until the rename is done. The file keeps the permissions of the
     file it replaces (a new one gets 0666 less the umask).
 
@@ -190,7 +196,8 @@ def atomic_write_bytes(target: str | os.PathLike, payload: bytes) -> None:
         try:
             os.chmod(temporary, _new_file_mode(target))
             with os.fdopen(handle, "wb") as stream:
-                stream.write(payload)
+                for piece in _pieces(payload):
+                    stream.write(piece)
                 stream.flush()
                 os.fsync(stream.fileno())
             os.replace(temporary, target)
@@ -201,7 +208,7 @@ def atomic_write_bytes(target: str | os.PathLike, payload: bytes) -> None:
             raise
 
 
-def write_output(path: str | os.PathLike, payload: bytes) -> None:
+def write_output(path: str | os.PathLike, payload: bytes | Iterable[bytes]) -> None:
     """Write a result file the way a user expects of ``--out PATH``.
 
     ``"-"`` writes to standard output. A FIFO, device or pipe (``/dev/null``, ``>(gzip > x.gz)``)
@@ -215,7 +222,8 @@ def write_output(path: str | os.PathLike, payload: bytes) -> None:
         Naming ``path``: it is a folder, or it cannot be written.
     """
     if str(path) == STDOUT:
-        sys.stdout.buffer.write(payload)
+        for piece in _pieces(payload):
+            sys.stdout.buffer.write(piece)
         sys.stdout.buffer.flush()
         return
     path = Path(path)
@@ -228,7 +236,8 @@ def write_output(path: str | os.PathLike, payload: bytes) -> None:
     if mode is not None and not stat.S_ISREG(mode):
         try:
             with open(path, "wb") as stream:
-                stream.write(payload)
+                for piece in _pieces(payload):
+                    stream.write(piece)
         except OSError as error:
             raise OSError(error.errno, f"cannot write {path} ({_one_line(error)})") from None
         return

@@ -174,7 +174,10 @@ def compute_snapshot(
         P and labels of the rows of ``data``.
     """
     q = soft_assignments(encoder, centers, data, alpha)
-    frequencies = world.sum(cluster_frequencies(q))
+    frequencies = torch.zeros(q.shape[1], dtype=q.dtype, device=q.device)
+    for block in q.split(INFERENCE_BATCH_SIZE):  # f_j block by block, as a pass over streamed rows sums it
+        frequencies += cluster_frequencies(block)
+    frequencies = world.sum(frequencies)
     labels = q.argmax(dim=1)
     for block in q.split(INFERENCE_BATCH_SIZE):  # P overwrites Q block by block: one (n, k) tensor at a time
         block.copy_(target_distribution(block, frequencies))

@@ -13,21 +13,16 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from decluster.data.batching import BatchCursor, batch_cursor
-from decluster.data.streamed import Rows, layout_of
+from decluster.data.batching import BatchCursor, batch_cursor, map_in_batches
+from decluster.data.streamed import Rows, is_streamed, layout_of
 from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
-from decluster.nn.student_t import (
-    TargetSnapshot,
-    compute_snapshot,
-    label_change_fraction,
-    log_soft_assignment,
-    soft_assignments,
-)
+from decluster.nn.student_t import log_soft_assignment, soft_assignment
 from decluster.objectives import idec_loss, kl_divergence, mean_squared_error
 from decluster.training.checkpoint import FitSession, LoopState
 from decluster.training.device import in_precision
 from decluster.training.loop import Optimization, run_loop
 from decluster.training.settings import ClusteringSettings
+from decluster.training.targets import FrozenTarget, StoredTarget, check_saved
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +89,6 @@ class RefinementResult:
     initial_sizes: torch.Tensor | None
 
 
-def _check_saved(tensors: dict[str, torch.Tensor], name: str, shape: tuple[int, ...], dtype: torch.dtype) -> None:
-    """Raise ``ValueError`` unless the saved tensor ``name`` has this shape and dtype and is finite."""
-    tensor = tensors.get(name)
-    if tensor is None or tuple(tensor.shape) != shape or tensor.dtype != dtype:
-        raise ValueError(f"saved {name} is missing or not {dtype} of shape {shape}")
-    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-        raise ValueError(f"saved {name} holds NaN or infinite values")
-
-
 def _clustering_optimizer(parameters: list[torch.Tensor], settings: ClusteringSettings) -> torch.optim.Optimizer:
     if settings.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=settings.lr)
@@ -115,7 +101,10 @@ class ClusteringObjective:
     The loss of a batch is KL(P || Q) (eq. 2) against the target P of its rows; with a decoder
     (IDEC) it is the reconstruction error plus ``settings.gamma`` KL(P || Q). Every
     ``settings.update_interval`` steps P is recomputed over the whole data (eq. 3) and the
-    fraction of changed labels tested against ``settings.tol``.
+    fraction of changed labels tested against ``settings.tol``. P is kept for every row of data
+    in memory (:class:`~decluster.training.targets.StoredTarget`) and recomputed batch by batch
+    from the frozen network of the last update for rows streamed from disk
+    (:class:`~decluster.training.targets.FrozenTarget`).
 
     Parameters
     ----------
@@ -141,7 +130,9 @@ class ClusteringObjective:
         self.title = "DEC clustering" if decoder is None else "IDEC clustering"
         self._encode = in_precision(encoder, settings.precision)
         self._decode = None if decoder is None else in_precision(decoder, settings.precision)
-        self._current: TargetSnapshot | None = None
+        self.target = FrozenTarget(encoder, data, settings) if is_streamed(data) else \
+            StoredTarget(self._encode, data, settings)
+        self._target_ready = False
         self.initial_sizes: torch.Tensor | None = None
         self.loss_total = torch.zeros((), device=data.device)
         self.n_iter = self.steps_since_update = 0
@@ -150,21 +141,29 @@ class ClusteringObjective:
         encoder.train()
 
     @property
-    def snapshot(self) -> TargetSnapshot:
-        """The current target P and labels. The first is computed when first needed, from the
-        initial centroids; a resumed loop restores its own instead of computing one."""
-        if self._current is None:
-            self._current = self._snapshot()
-            self.initial_sizes = self.settings.world.sum(torch.bincount(self._current.labels, minlength=len(self.centers)))
+    def labels(self) -> torch.Tensor:
+        """Hard labels of this rank's rows at the last target update, shape (n,)."""
+        return self._ready_target().labels
+
+    def _ready_target(self) -> StoredTarget | FrozenTarget:
+        """The target, its first P computed when first needed from the initial centroids (a
+        resumed loop restores its own instead), with the initial cluster sizes."""
+        if not self._target_ready:
+            self.encoder.eval()
+            self.target.start(self.centers.detach())
             self.encoder.train()
-        return self._current
+            counts = torch.bincount(self.target.labels, minlength=len(self.centers))
+            self.initial_sizes = self.settings.world.sum(counts)
+            self._target_ready = True
+        return self.target
 
     def batch_loss(self, index: torch.Tensor) -> torch.Tensor:
-        batch = self.data[index]
+        clean = batch = self.data[index]
         if self.settings.augmentation is not None:  # Q of the augmented images, P of the clean ones
             batch = self.settings.augmentation(batch, self.generator)
         z = self._encode(batch)
-        kl = kl_divergence(self.snapshot.target[index], log_soft_assignment(z, self.centers, self.settings.alpha))
+        target = self._ready_target().batch(index, clean)
+        kl = kl_divergence(target, log_soft_assignment(z, self.centers, self.settings.alpha))
         if self._decode is None:
             return kl
         return idec_loss(kl, mean_squared_error(self._decode(z), batch), self.settings.gamma)
@@ -182,20 +181,14 @@ class ClusteringObjective:
         """Recompute P over the whole data, record the update and test the label-change stop."""
         world = self.settings.world
         loss = float(world.sum(self.loss_total)) / world.size / self.steps_since_update
-        previous_labels = self.snapshot.labels
-        self._current = None  # the old P goes before the new one is computed: one (n, k) tensor at a time
-        self._current = self._snapshot()
-        change = label_change_fraction(previous_labels, self._current.labels, world)
+        target = self._ready_target()
+        self.encoder.eval()
+        change = target.update(self.centers.detach())
         self.history.record(self.n_iter, loss, change)
         self.converged = change < self.settings.tol
         self.loss_total, self.steps_since_update = torch.zeros_like(self.loss_total), 0
         self.encoder.train()
         logger.info("iteration %d: KL %.5g, %.3f%% of labels changed", self.n_iter, loss, 100 * change)
-
-    def _snapshot(self) -> TargetSnapshot:
-        self.encoder.eval()
-        return compute_snapshot(self._encode, self.centers.detach(), self.data, self.settings.alpha,
-                                self.settings.world)
 
     def finished(self) -> bool:
         return self.converged or self.n_iter >= self.settings.max_iter
@@ -207,8 +200,7 @@ class ClusteringObjective:
         return self.n_iter, self.settings.max_iter
 
     def state(self) -> LoopState:
-        tensors = {"centers": self.centers.detach(), "target": self.snapshot.target,
-                   "labels": self.snapshot.labels, "loss_total": self.loss_total}
+        tensors = {"centers": self.centers.detach(), "loss_total": self.loss_total, **self._ready_target().state()}
         if self.initial_sizes is not None:
             tensors["initial_sizes"] = self.initial_sizes
         values = {"n_iter": self.n_iter, "steps_since_update": self.steps_since_update,
@@ -217,16 +209,14 @@ class ClusteringObjective:
 
     def restore(self, saved: LoopState) -> None:
         tensors, values, k = saved.tensors, saved.values, len(self.centers)
-        _check_saved(tensors, "centers", tuple(self.centers.shape), torch.float32)
-        _check_saved(tensors, "target", (len(self.data), k), torch.float32)
-        _check_saved(tensors, "labels", (len(self.data),), torch.int64)
-        _check_saved(tensors, "loss_total", (), torch.float32)
-        if len(self.data) and not 0 <= int(tensors["labels"].min()) <= int(tensors["labels"].max()) < k:
-            raise ValueError("saved labels out of range")
+        check_saved(tensors, "centers", tuple(self.centers.shape), torch.float32)
+        check_saved(tensors, "loss_total", (), torch.float32)
         if "initial_sizes" in tensors:
-            _check_saved(tensors, "initial_sizes", (k,), torch.int64)
-        tensors = {name: tensor.to(self.data.device) for name, tensor in tensors.items()}
-        self._current = TargetSnapshot(tensors["target"], tensors["labels"])
+            check_saved(tensors, "initial_sizes", (k,), torch.int64)
+        self.target.restore(tensors, k)
+        self._target_ready = True
+        tensors = {name: tensors[name].to(self.data.device) for name in ("centers", "loss_total", "initial_sizes")
+                   if name in tensors}
         self.initial_sizes = tensors.get("initial_sizes")
         self.loss_total = tensors["loss_total"]
         self.n_iter = expect_int(values.get("n_iter"), "n_iter", low=0)
@@ -299,8 +289,10 @@ def refine_clusters(
             ConvergenceWarning,
             stacklevel=3,
         )
-    labels = objective.snapshot.labels
+    labels = objective.labels
     if settings.precision != "float32":  # final labels in float32, as predict computes them
-        labels = soft_assignments(encoder.eval(), centers.detach(), data, settings.alpha).argmax(dim=1)
+        encoder.eval()
+        labels = map_in_batches(lambda block: soft_assignment(encoder(block), centers.detach(), settings.alpha)
+                                .argmax(dim=1).to(labels.dtype), data)
     return RefinementResult(centers.detach(), labels, objective.n_iter, objective.converged, objective.history,
                             objective.initial_sizes)
