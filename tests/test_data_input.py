@@ -221,7 +221,8 @@ def test_a_folder_is_called_a_folder(capsys, tmp_path):
     (tmp_path / "data.csv").mkdir()
     with pytest.raises(DatasetError, match="data.csv: is a folder"):
         load_labels(tmp_path / "data.csv")
-    assert "inputs: is a folder" in _error(capsys, ["fit", "--data", str(folder), "--out", str(tmp_path / "o")])
+    # the command line reads a folder as .npy shards, and says when it holds none
+    assert "inputs: holds no .npy files" in _error(capsys, ["fit", "--data", str(folder), "--out", str(tmp_path / "o")])
 
 
 def test_blank_label_cell_names_line_and_column(tmp_path):
