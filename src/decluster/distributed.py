@@ -17,6 +17,7 @@ over the ranks is the tensor itself: the single-process code path is unchanged.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -215,5 +216,14 @@ def join_launched_world(device: torch.device) -> World:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend)
+        atexit.register(_leave_world)
         logger.info("joined %d ranks as rank %d (%s)", dist.get_world_size(), dist.get_rank(), backend)
     return current_world()
+
+
+def _leave_world() -> None:
+    """Destroy the default process group that :func:`join_launched_world` created, if it is still
+    there, before the interpreter exits (left to the interpreter's shutdown, gloo's threads
+    sometimes abort the process: "terminate called without an active exception")."""
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -43,18 +43,21 @@ class ChunkLayout:
         Data of one window or less get ``torch.randperm(n_rows)``: the order of a
         :class:`BatchCursor` without a layout, drawn from the same generator.
         """
-        window_rows = self.chunk_rows * self.window_chunks
         device = generator.device
-        if n_rows <= window_rows:
+        if n_rows <= self.chunk_rows * self.window_chunks:
             return torch.randperm(n_rows, generator=generator, device=device)
         chunk_order = torch.randperm(math.ceil(n_rows / self.chunk_rows), generator=generator, device=device)
-        offsets = torch.arange(self.chunk_rows, device=device)
         pieces = []
         for chunks in chunk_order.split(self.window_chunks):
-            rows = (chunks[:, None] * self.chunk_rows + offsets).flatten()
-            rows = rows[rows < n_rows]
+            rows = self.rows_of(chunks, n_rows)
             pieces.append(rows[torch.randperm(len(rows), generator=generator, device=device)])
         return torch.cat(pieces)
+
+    def rows_of(self, chunks: torch.Tensor, n_rows: int) -> torch.Tensor:
+        """The rows of the chunks numbered ``chunks`` (in that order; the last chunk of the data
+        may be short), of shape (<= len(chunks) * chunk_rows,)."""
+        rows = (chunks[:, None] * self.chunk_rows + torch.arange(self.chunk_rows, device=chunks.device)).flatten()
+        return rows[rows < n_rows]
 
 
 class BatchCursor:
@@ -167,10 +170,7 @@ class WindowCursor(BatchCursor):
         """Draw the order of the next window's rows."""
         self.window += 1
         first = self.window * self.layout.window_chunks
-        chunks = self.chunk_order[first: first + self.layout.window_chunks]
-        rows = (chunks[:, None] * self.layout.chunk_rows + torch.arange(self.layout.chunk_rows, device=chunks.device))
-        rows = rows.flatten()
-        rows = rows[rows < self.n_samples]
+        rows = self.layout.rows_of(self.chunk_order[first: first + self.layout.window_chunks], self.n_samples)
         self.window_order, self.in_window = rows[self._draw(len(rows))], 0
 
     def next(self) -> torch.Tensor:

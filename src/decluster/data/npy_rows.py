@@ -5,9 +5,9 @@ concatenated in file-name order) or a contiguous range of either, and reads any 
 with plain file reads. Nothing is memory-mapped: pages of a map stay resident (and count in the
 process's memory) after they are read, whereas a read copies only the rows asked for.
 
-Every whole-data computation on such rows (checks, fingerprint, passes of the networks) walks
-them in blocks of :data:`BLOCK_BYTES` or so, so the memory they need does not grow with the
-number of rows.
+Every whole-data computation on such rows (checks, fingerprint, scaling statistics) walks them
+in blocks of about :data:`BLOCK_BYTES` as float32, so the memory they need does not grow with
+the number of rows.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-BLOCK_BYTES = 1 << 24
-"""About how many bytes of raw rows a whole-data pass reads at once (16 MiB)."""
+BLOCK_BYTES = 1 << 23
+"""About how many bytes of float32 rows a whole-data pass handles at once (8 MiB; a block of
+uint8 rows is a quarter of that on disk)."""
 
 
 @dataclass(frozen=True)
@@ -245,8 +246,8 @@ class NpyRows:
         return list(np.cumsum([0] + [part.n_rows for part in self.parts[:-1]]))
 
     def block_rows(self) -> int:
-        """Rows per block of a whole-data pass: about :data:`BLOCK_BYTES` of them."""
-        return max(1, BLOCK_BYTES // self.row_bytes)
+        """Rows per block of a whole-data pass: about :data:`BLOCK_BYTES` of them as float32."""
+        return max(1, BLOCK_BYTES // (4 * self.n_features))
 
     def blocks(self, block_rows: int | None = None) -> Iterator[np.ndarray]:
         """The rows in order, as float32 blocks of shape (<= block_rows, n_features), scaled."""

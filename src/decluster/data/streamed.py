@@ -21,9 +21,6 @@ from decluster.data.npy_rows import NpyRows
 CHUNK_BYTES = 1 << 20
 """About how many bytes one chunk of the windowed shuffle holds (1 MiB)."""
 
-BLOCK_ROWS = INFERENCE_BATCH_SIZE
-"""Rows per block of a whole-data pass on the training device."""
-
 WINDOW_CHUNKS = 32
 """Chunks per window of the windowed shuffle (a window is about 32 MiB of rows)."""
 
@@ -125,7 +122,7 @@ def embed_rows(encoder, data: Rows, rows: np.ndarray) -> torch.Tensor:
     torch.Tensor of shape (m, d)
     """
     pieces, start = [], 0
-    for block in data.split(BLOCK_ROWS):
+    for block in data.split(INFERENCE_BATCH_SIZE):
         inside = rows[(rows >= start) & (rows < start + len(block))] - start
         if inside.size:
             pieces.append(encoder(block[torch.from_numpy(inside).to(block.device)]))

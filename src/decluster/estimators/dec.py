@@ -163,7 +163,7 @@ class DEC(DeepClusteringEstimator):
 
     Attributes
     ----------
-    labels_ : ndarray of shape (n_samples,)
+    labels_ : ndarray of int32 of shape (n_samples,)
         Cluster of each training point, ``argmax_j q_ij`` under the final model.
     cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim)
         Centroids u_j in the embedding space.
@@ -359,7 +359,7 @@ class DEC(DeepClusteringEstimator):
             self.decoder_ = decoder
         self.cluster_centers_ = result.centers.cpu().numpy()
         self.n_clusters_, self.k_selection_ = len(initial_centers), selection
-        self.labels_ = start.world.gather_rows(result.labels, start.X.shape[0]).cpu().numpy()
+        self.labels_ = start.world.gather_rows(result.labels.to(torch.int32), start.X.shape[0]).cpu().numpy()
         initial_sizes = None if result.initial_sizes is None else result.initial_sizes.cpu().numpy()
         warn_if_clusters_shrank(type(self).__name__, self.labels_, len(initial_centers), initial_sizes)
         self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
@@ -454,9 +454,9 @@ class DEC(DeepClusteringEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples,)
+        ndarray of int32 of shape (n_samples,)
         """
-        return self._soft_assignments(X, lambda q: q.argmax(dim=1)).cpu().numpy()
+        return self._soft_assignments(X, lambda q: q.argmax(dim=1).to(torch.int32)).cpu().numpy()
 
     def transform(self, X) -> np.ndarray:
         """Embed ``X`` with the refined encoder, z = f(x).

@@ -76,7 +76,7 @@ autoencoder, device, precision, random_state, verbose
 
     Attributes
     ----------
-    labels_ : ndarray of shape (n_samples,)
+    labels_ : ndarray of int32 of shape (n_samples,)
         Most probable mixture component of each training point.
     autoencoder_ : StackedAutoencoder
     embedding_ : ndarray of shape (n_samples, embedding_dim)
@@ -200,7 +200,7 @@ autoencoder, device, precision, random_state, verbose
         self.weights_, self.means_, self.covariances_ = mixture.weights_, mixture.means_, mixture.covariances_
         self.pretrain_losses_, self.phase_times_ = losses, times | manifold_times
         self.n_clusters_, self.k_selection_ = mixture.n_components, selection
-        self.labels_ = self._log_posterior_on_manifold(manifold).argmax(axis=1)
+        self.labels_ = self._log_posterior_on_manifold(manifold).argmax(axis=1).astype(np.int32)
         warn_if_clusters_shrank(type(self).__name__, self.labels_, self.n_clusters_)
         session.raise_if_interrupted()
         return self
@@ -260,7 +260,7 @@ autoencoder, device, precision, random_state, verbose
 
     def predict(self, X) -> np.ndarray:
         """Most probable component of each point; the training data get back ``labels_``."""
-        return self.predict_proba(X).argmax(axis=1)
+        return self.predict_proba(X).argmax(axis=1).astype(np.int32)
 
     def score(self, X, y=None) -> float:
         """Mean over ``X`` of the largest posterior probability: higher means more confident clusters."""

@@ -236,7 +236,7 @@ def load_dec(cls, path: str | os.PathLike, device="auto"):
         setattr(model, f"{part}_", network.to(target).eval())
     model.autoencoder_ = autoencoder.to(target).eval()
     model.cluster_centers_ = tensors["cluster_centers"].numpy()
-    model.labels_ = tensors["labels"].numpy()
+    model.labels_ = tensors["labels"].numpy().astype(np.int32)
     for name, value in state.items():
         setattr(model, name, value)
     model.device_ = target
@@ -305,5 +305,5 @@ def load_n2d(cls, path: str | os.PathLike, device="auto"):
         setattr(model, name, tensors[name.rstrip("_")].numpy())
     for name, value in state.items():
         setattr(model, name, value)
-    model.labels_ = tensors["labels"].numpy()
+    model.labels_ = tensors["labels"].numpy().astype(np.int32)
     return model

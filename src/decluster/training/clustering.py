@@ -152,7 +152,8 @@ class ClusteringObjective:
             self.encoder.eval()
             self.target.start(self.centers.detach())
             self.encoder.train()
-            counts = torch.bincount(self.target.labels, minlength=len(self.centers))
+            counts = sum(torch.bincount(block, minlength=len(self.centers))  # by blocks: no int64 copy of all labels
+                         for block in self.target.labels.split(1 << 20))
             self.initial_sizes = self.settings.world.sum(counts)
             self._target_ready = True
         return self.target
