@@ -56,7 +56,13 @@ def kmeans_sample(n_rows: int, seed: int) -> np.ndarray | None:
     :data:`KMEANS_MAX_ROWS` rows, that many drawn without replacement (seeded), increasing."""
     if n_rows <= KMEANS_MAX_ROWS:
         return None
-    return np.sort(np.random.RandomState(seed).choice(n_rows, KMEANS_MAX_ROWS, replace=False))
+    generator = np.random.default_rng(seed)
+    if n_rows <= 4 * KMEANS_MAX_ROWS:
+        return np.sort(generator.permutation(n_rows)[:KMEANS_MAX_ROWS])
+    while True:  # without a permutation of all rows: k of the distinct rows among 2k drawn, each subset as likely
+        distinct = np.unique(generator.integers(0, n_rows, 2 * KMEANS_MAX_ROWS))
+        if len(distinct) >= KMEANS_MAX_ROWS:
+            return np.sort(generator.choice(distinct, KMEANS_MAX_ROWS, replace=False))
 
 
 def _kmeans_embedding(encoder: torch.nn.Module, data: torch.Tensor | StreamedRows, n_rows: int, seed: int,
