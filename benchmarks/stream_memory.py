@@ -19,7 +19,8 @@ its own) and prints a Markdown table:
   clustering steps up to one target update, the labels) with an autoencoder pretrained (by a
   ``prepare`` child, in memory) on the first 20,000 rows of the first file,
   ``update_interval=max_iter=--iterations``;
-* ``predict``: the fitted model's ``predict`` of every row.
+* ``predict``: the fitted model's ``predict`` of every row (``--predict-model``: one model for
+  every file; a model keeps its training labels, so one fitted on more rows is larger).
 
 Each child reports its peak resident set size (``ru_maxrss``; for ``cluster``, at the end of
 the fit, before the model is saved) and the peak of each phase (sampled every 50 ms), and the
@@ -175,7 +176,7 @@ def child(what: str, path: Path, options: argparse.Namespace) -> None:
     elif what == "cluster":
         record = _child_cluster(path, options.iterations, model_folder, pretrained, memory)
     else:
-        record = _child_predict(path, model_folder)
+        record = _child_predict(path, options.predict_model or model_folder)
     memory.stop()
     record |= {"what": what, "file": str(path), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                "phase_peaks_mb": memory.peaks}
@@ -186,6 +187,8 @@ def child(what: str, path: Path, options: argparse.Namespace) -> None:
 def _run_child(what: str, path: Path, options: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "child", what, str(path), "--work", str(options.work),
                "--pretrain-seconds", str(options.pretrain_seconds), "--iterations", str(options.iterations)]
+    if options.predict_model is not None:
+        command += ["--predict-model", str(options.predict_model)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{what} on {path} failed:\n{done.stderr[-3000:]}")
@@ -249,6 +252,9 @@ def main() -> None:
         sub.add_argument("--work", type=Path, default=Path(".bench-data/stream"))
         sub.add_argument("--pretrain-seconds", type=float, default=90.0)
         sub.add_argument("--iterations", type=int, default=140)
+        sub.add_argument("--predict-model", type=Path,
+                         help="the model folder predict uses (default: the one fitted on the same file); one model "
+                              "for every size measures how predict grows with the rows it assigns alone")
         sub.add_argument("--steps", nargs="+", choices=("pretrain", "cluster", "predict"),
                          default=["pretrain", "cluster", "predict"], help="what to measure on each file")
     options = parser.parse_args()
