@@ -97,6 +97,10 @@ class StreamedRows:
             yield self._tensor(self.rows.read(start, min(start + size, len(self))))
 
 
+Rows = torch.Tensor | StreamedRows
+"""The data a training loop walks: a tensor in memory, or rows streamed from disk."""
+
+
 def device_rows(X: np.ndarray | NpyRows, device: torch.device) -> Rows:
     """Checked rows where training reads them: a float32 tensor on ``device`` for an array in
     memory, :class:`StreamedRows` for rows on disk."""
@@ -138,7 +142,3 @@ def layout_of(data: torch.Tensor | StreamedRows) -> ChunkLayout | None:
 def is_streamed(data: torch.Tensor | StreamedRows) -> bool:
     """Whether ``data`` are read from disk as they are needed."""
     return isinstance(data, StreamedRows)
-
-
-Rows = torch.Tensor | StreamedRows
-"""The data a training loop walks: a tensor in memory, or rows streamed from disk."""
