@@ -63,10 +63,7 @@ class StreamedRows:
 
     def __getitem__(self, index: slice | torch.Tensor) -> StreamedRows | torch.Tensor:
         if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            if step != 1:
-                raise IndexError("streamed rows take contiguous slices only")
-            return StreamedRows(self.rows.rows(start, max(start, stop)), self.device)
+            return StreamedRows(self.rows[index], self.device)
         return self._tensor(self._gather(index.detach().cpu().numpy()))
 
     def _gather(self, index: np.ndarray) -> np.ndarray:

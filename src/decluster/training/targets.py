@@ -64,8 +64,6 @@ class StoredTarget:
         ``alpha`` and the ranks (``world``).
     """
 
-    kind = "stored"
-
     def __init__(self, encode: Encode, data: Rows, settings: ClusteringSettings) -> None:
         self.encode, self.data, self.settings = encode, data, settings
         self.snapshot: TargetSnapshot | None = None
@@ -114,8 +112,6 @@ class FrozenTarget:
     data : torch.Tensor of shape (n, n_features), or StreamedRows
     settings : ClusteringSettings
     """
-
-    kind = "frozen"
 
     def __init__(self, encoder: nn.Module, data: Rows, settings: ClusteringSettings) -> None:
         self.encoder, self.data, self.settings = encoder, data, settings
