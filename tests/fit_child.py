@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 from decluster import DEC, IDEC, N2D
+from decluster.distributed import leave_launched_world
 
 
 class KillOnMessage(logging.Handler):
@@ -51,6 +52,7 @@ def main() -> None:
     )
     if rank == 0:
         np.save(out, model.labels_)
+    leave_launched_world()
 
 
 if __name__ == "__main__":

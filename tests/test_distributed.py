@@ -12,12 +12,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import FAST, FIT_CHILD, run_fit_child
 from sklearn.datasets import load_digits
 
-from conftest import FAST, FIT_CHILD, run_fit_child
 from decluster import DEC, evaluate
 from decluster.data.batching import ShardCursor
-from decluster.distributed import World, current_world
+from decluster.distributed import World, current_world, join_launched_world, leave_launched_world
 from decluster.nn.student_t import compute_snapshot, label_change_fraction
 
 
@@ -47,6 +47,23 @@ def test_one_process_is_a_world_of_size_one_whose_sums_are_the_tensors_themselve
     assert world == World(0, 1) and world.is_main
     tensor = torch.tensor([1.0, 2.0])
     assert world.sum(tensor) is tensor
+
+
+def test_leaving_ends_only_a_group_that_decluster_created(monkeypatch):
+    leave_launched_world()  # no group: nothing to do
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        leave_launched_world()
+        assert dist.is_initialized()  # the caller's group is the caller's to end
+    finally:
+        dist.destroy_process_group()
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as under torchrun, but a world of one so that no peer is needed
+    monkeypatch.setattr(dist, "init_process_group",
+                        lambda backend: dist.distributed_c10d.init_process_group(
+                            backend, store=dist.HashStore(), rank=0, world_size=1))
+    assert join_launched_world(torch.device("cpu")) == World(0, 1)
+    leave_launched_world()
+    assert not dist.is_initialized()
 
 
 def _problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -100,7 +117,7 @@ def _torchrun_fit(params: dict, data: Path, checkpoint: Path | None, out: Path, 
                   kill_at: str | None = None, kill_rank: int = 1) -> subprocess.CompletedProcess:
     """``tests/fit_child.py`` on 2 gloo ranks; with ``kill_at``, rank ``kill_rank`` sends itself
     SIGKILL when decluster logs that message."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", KILL_RANK=str(kill_rank))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1", KILL_RANK=str(kill_rank))
     command = [*TORCHRUN, str(FIT_CHILD), str(data), json.dumps(params), str(checkpoint or "-"), kill_at or "-",
                "1" if resume else "0", str(out)]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
@@ -179,7 +196,7 @@ def test_the_command_line_under_torchrun_trains_on_two_ranks_and_rank_0_writes(t
     command = [*TORCHRUN, "-m", "decluster", "fit", "--data", str(tmp_path / "digits.npy"), "--out",
                str(tmp_path / "out"), *flags]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+                         env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1"))
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("600 samples, 10 clusters") == 1  # rank 0 alone reports and writes
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())

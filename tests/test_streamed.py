@@ -11,9 +11,9 @@ import torch
 from decluster import DEC, IDEC, N2D
 from decluster.data import streamed
 from decluster.data.batching import BatchCursor, ChunkLayout, WindowCursor, batch_cursor
-from decluster.distributed import World
 from decluster.data.npy_rows import NpyRows
 from decluster.data.streamed import StreamedRows
+from decluster.distributed import World
 from decluster.metrics import cluster_accuracy
 
 ONE_PROCESS = World()

@@ -196,6 +196,15 @@ def launched_rank() -> int:
     return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
 
 
+_created_groups: list[dist.ProcessGroup] = []
+"""The default process group, while it is one that :func:`join_launched_world` created."""
+
+
+def _own_group_alive() -> bool:
+    """Whether the default process group is the one that :func:`join_launched_world` created."""
+    return bool(_created_groups) and dist.is_initialized() and dist.group.WORLD is _created_groups[0]
+
+
 def join_launched_world(device: torch.device) -> World:
     """The world of this process: under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the
     default process group is initialised first if the caller has not done it, with nccl for a
@@ -216,14 +225,34 @@ def join_launched_world(device: torch.device) -> World:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend)
+        _created_groups.append(dist.group.WORLD)
         atexit.register(_leave_world)
         logger.info("joined %d ranks as rank %d (%s)", dist.get_world_size(), dist.get_rank(), backend)
     return current_world()
 
 
+def leave_launched_world() -> None:
+    """End a launched run on every rank at once: wait until all ranks get here, then destroy the
+    default process group that :func:`join_launched_world` created (a group the caller created is
+    the caller's to end).
+
+    Call it on every rank after the last collective and after rank 0 has written its results
+    (the command line does, after each successful command). Without the wait, a rank that has
+    nothing left to write tears down its connections while the others still hold theirs; without
+    the destruction, gloo's threads are left to the interpreter's shutdown, which sometimes
+    aborts the process ("terminate called without an active exception"). Does nothing in a run
+    of one process or after the group is gone.
+    """
+    if _own_group_alive():
+        dist.barrier()
+        _leave_world()
+
+
 def _leave_world() -> None:
     """Destroy the default process group that :func:`join_launched_world` created, if it is still
-    there, before the interpreter exits (left to the interpreter's shutdown, gloo's threads
-    sometimes abort the process: "terminate called without an active exception")."""
-    if dist.is_initialized():
+    there, before the interpreter exits: the fallback of a script that ends without
+    :func:`leave_launched_world`, and of a rank that stops on an error (no wait: the other ranks
+    may never get there)."""
+    if _own_group_alive():
         dist.destroy_process_group()
+    _created_groups.clear()

@@ -29,7 +29,7 @@ from decluster.cli.runconfig import (
 )
 from decluster.data.npy_rows import NpyRows
 from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
-from decluster.distributed import launched_rank
+from decluster.distributed import launched_rank, leave_launched_world
 from decluster.estimators.dec import DEC
 from decluster.estimators.n2d import N2D
 from decluster.estimators.persistence import MODEL_KINDS, k_selection_section, save_dec, save_n2d
@@ -644,7 +644,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.debug, args.quiet)
     try:
         with signal_handlers(_raise_signalled):
-            return args.handler(args)
+            status = args.handler(args)
+            leave_launched_world()
+            return status
     except FitInterrupted as interrupt:
         print(f"decluster fit: {interrupt}; to continue, run: {_resume_command(args, argv)}", file=sys.stderr)
         return 128 + interrupt.signal_number
