@@ -12,9 +12,9 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from conftest import FAST, FIT_CHILD, run_fit_child
 from sklearn.datasets import load_digits
 
+from conftest import FAST, FIT_CHILD, run_fit_child
 from decluster import DEC, evaluate
 from decluster.data.batching import ShardCursor
 from decluster.distributed import World, current_world, join_launched_world, leave_launched_world
