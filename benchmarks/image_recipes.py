@@ -5,12 +5,15 @@ Usage, from the repository root::
     python benchmarks/image_recipes.py digits --seeds 0 1 2                          # all 12 recipes
     python benchmarks/image_recipes.py mnist --data-dir ../shared/datasets/mnist \\
         --architecture mlp --augment on --method n2d                                 # one recipe, 5 seeds
+    python benchmarks/image_recipes.py mnist --data-dir ../shared/datasets/mnist \
+        --architecture mlp --augment on --method dec --init manifold                 # DEC-DA from N2D's clusters
     python benchmarks/image_recipes.py --table benchmarks/results/images-digits/*.json  # table only
 
 Each (autoencoder, augmentation, seed) runs in its own process through ``benchmarks/run.py
 --seed-only``, which pretrains one autoencoder and hands it to every ``--method``; its record
 (scores, seconds and peak resident memory per phase) goes to
-``benchmarks/results/images-<benchmark>/<autoencoder>-<aug|clean>-seed<S>.json``, where an
+``benchmarks/results/images-<benchmark>/<autoencoder>-<aug|clean>[-manifold]-seed<S>.json`` (``-manifold``
+with ``--init manifold``, DEC's and IDEC's centroids started from N2D's clusters), where an
 existing record is kept and not run again. The table (Markdown) has one row per recipe and machine:
 ACC, NMI and ARI over the seeds, the median seconds of pretraining and of the method's own
 phases, and the largest peak resident memory of any phase (of the process, which also holds the
@@ -33,13 +36,14 @@ RESULTS = ROOT / "benchmarks" / "results"
 DATASETS = {"mnist": "mnist", "mnist-quick": "mnist", "digits": "digits"}  # benchmark -> data set
 
 
-def record_path(benchmark: str, architecture: str, augment: bool, seed: int) -> Path:
-    return RESULTS / f"images-{benchmark}" / f"{architecture}-{'aug' if augment else 'clean'}-seed{seed}.json"
+def record_path(benchmark: str, architecture: str, augment: bool, seed: int, init: str = "kmeans") -> Path:
+    recipe = f"{architecture}-{'aug' if augment else 'clean'}{'' if init == 'kmeans' else '-' + init}"
+    return RESULTS / f"images-{benchmark}" / f"{recipe}-seed{seed}.json"
 
 
 def run_recipe(args: argparse.Namespace, architecture: str, augment: bool, seed: int) -> Path:
     """Run one seed of one recipe (unless its record exists) and return the record's path."""
-    path = record_path(args.benchmark, architecture, augment, seed)
+    path = record_path(args.benchmark, architecture, augment, seed, args.init)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +51,7 @@ def run_recipe(args: argparse.Namespace, architecture: str, augment: bool, seed:
     command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), args.benchmark, "--seed-only", str(seed),
                "--json", str(path), "--device", args.device, "--method", *args.method,
                "--set", f'architecture="{architecture}"', "--set", f"augment={json.dumps(augment)}",
-               "--set", f"image_shape={json.dumps(shape)}", *[item for a in args.set for item in ("--set", a)]]
+               "--set", f"image_shape={json.dumps(shape)}", "--set", f'init="{args.init}"', *[item for a in args.set for item in ("--set", a)]]
     if args.data_dir:
         command += ["--data-dir", str(args.data_dir)]
     subprocess.run(command, check=True)
@@ -70,7 +74,9 @@ def recipe_rows(records: list[dict]) -> list[dict]:
     for run in (run for record in records for run in method_runs(record)):
         parameters, machine = run["parameters"], run["machine"]
         hardware = machine["gpu"] or f"{machine['cores']}-core CPU ({machine['cpu']})"
-        key = (parameters.get("architecture", "mlp"), parameters.get("augment", False), run["method"], hardware)
+        init = parameters.get("init", "kmeans")
+        method = run["method"] if init == "kmeans" or run["method"] == "n2d" else f"{run['method']} + {init} init"
+        key = (parameters.get("architecture", "mlp"), parameters.get("augment", False), method, hardware)
         groups.setdefault(key, []).append(run)
     return [_row(key, runs) for key, runs in sorted(groups.items())]
 
@@ -92,13 +98,19 @@ def _row(key: tuple, runs: list[dict]) -> dict:
     }
 
 
+def method_name(method: str) -> str:
+    """``"dec + manifold init"`` as ``"DEC + manifold init"``."""
+    name, plus, rest = method.partition(" + ")
+    return name.upper() + plus + rest
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| autoencoder | augment | method | seeds | ACC mean ± std | min – max | NMI | ARI "
              "| pretraining | method's phases | peak RSS | machine |",
              "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in rows:
         lines.append(
-            f"| {row['autoencoder']} | {'yes' if row['augment'] else 'no'} | {row['method'].upper()} "
+            f"| {row['autoencoder']} | {'yes' if row['augment'] else 'no'} | {method_name(row['method'])} "
             f"| {len(row['seeds'])} ({', '.join(map(str, row['seeds']))}) "
             f"| {row['acc_mean']:.3f} ± {row['acc_std']:.3f} | {row['acc_min']:.3f} – {row['acc_max']:.3f} "
             f"| {row['nmi']:.3f} | {row['ari']:.3f} | {row['pretrain_s']:.0f} s "
@@ -113,6 +125,8 @@ def main() -> None:
     parser.add_argument("--architecture", nargs="+", choices=("mlp", "conv"), default=["mlp", "conv"])
     parser.add_argument("--augment", nargs="+", choices=("off", "on"), default=["off", "on"])
     parser.add_argument("--method", nargs="+", choices=("dec", "idec", "n2d"), default=["dec", "idec", "n2d"])
+    parser.add_argument("--init", choices=("kmeans", "manifold"), default="kmeans",
+                        help="how DEC and IDEC start their centroids (N2D ignores it)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="one more estimator parameter for every recipe (a JSON value)")
     parser.add_argument("--device", default="auto")

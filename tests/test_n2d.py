@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.mixture import GaussianMixture
 
 from decluster import DEC, N2D, cluster_accuracy
-from decluster.estimators.n2d import UMAP_INSTALL_HINT
+from decluster.nn.manifold import UMAP_INSTALL_HINT
 from decluster.nn.manifold import mixture_log_posterior, place_on_manifold
 
 pytest.importorskip("umap")

@@ -74,6 +74,7 @@ class IDEC(DEC):
         image_shape=None,
         architecture: str = "mlp",
         autoencoder: StackedAutoencoder | None = None,
+        init: str = "kmeans",
         n_init: int = 20,
         update_interval: int = 140,
         tol: float = 1e-3,
@@ -92,7 +93,7 @@ class IDEC(DEC):
             pretrain_lr=pretrain_lr, pretrain_lr_schedule=pretrain_lr_schedule,
             pretrain_batch_size=pretrain_batch_size, dropout=dropout, augment=augment, image_shape=image_shape,
             architecture=architecture,
-            autoencoder=autoencoder, n_init=n_init,
+            autoencoder=autoencoder, init=init, n_init=n_init,
             update_interval=update_interval, tol=tol, max_iter=max_iter, batch_size=batch_size, lr=lr,
             momentum=momentum, device=device, precision=precision, random_state=random_state, verbose=verbose,
         )

@@ -23,21 +23,17 @@ from decluster.estimators.persistence import load_n2d, save_n2d
 from decluster.estimators.validation import AutoOr, Integer, IntegerRange, OrNone, Real
 from decluster.k_selection import KSelection, select_n_clusters
 from decluster.nn.autoencoder import StackedAutoencoder
-from decluster.nn.manifold import manifold_dimension, mixture_log_posterior, place_on_manifold
+from decluster.nn.manifold import (
+    ManifoldSettings,
+    fit_mixture,
+    manifold_dimension,
+    mixture_log_posterior,
+    place_on_manifold,
+    umap_class,
+    umap_manifold,
+)
 
 logger = logging.getLogger(__name__)
-
-UMAP_INSTALL_HINT = "N2D needs umap-learn: pip install 'decluster[umap]' (or pip install umap-learn)"
-
-
-def _umap_class():
-    """umap-learn's ``UMAP``, or an ImportError that says how to install it."""
-    try:
-        from umap import UMAP
-    except ImportError:
-        raise ImportError(UMAP_INSTALL_HINT) from None
-    return UMAP
-
 
 class N2D(DeepClusteringEstimator):
     """N2D (McConville, Santos-Rodriguez, Piechocki & Craddock, ICPR 2020).
@@ -212,20 +208,21 @@ autoencoder, device, precision, random_state, verbose
         if X.shape[0] <= max(params["n_neighbors"], 0 if n_clusters == "auto" else n_clusters):
             raise ValueError(f"n_samples={X.shape[0]} should be > n_clusters={params['n_clusters']} and "
                              f"n_neighbors={params['n_neighbors']}")
-        _umap_class()
+        umap_class()
 
     def _cluster_embedding(self, params: dict[str, Any], embedding: np.ndarray,
                            seed: int) -> tuple[np.ndarray, GaussianMixture, KSelection | None, dict[str, float]]:
         """UMAP's manifold of the embedding, k (with ``"auto"``) and the fitted mixture, with the
         times of the ``"manifold"`` and ``"mixture"`` phases."""
         times: dict[str, float] = {}
+        settings = ManifoldSettings(manifold_dimension(params["n_components"], params["n_clusters"]),
+                                    params["n_neighbors"], params["min_dist"], params["n_init"], bool(self.verbose))
         with stopwatch(times, "manifold"):
-            manifold = self._manifold(_umap_class(), params, seed).fit_transform(embedding).astype(np.float32)
+            manifold = umap_manifold(embedding, settings, seed)
         with stopwatch(times, "mixture"):
             selection = self._k_selection(params, manifold, seed)
             n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
-            mixture = GaussianMixture(n_clusters, covariance_type="full", n_init=params["n_init"],
-                                      random_state=seed).fit(manifold)
+            mixture = fit_mixture(manifold, n_clusters, settings, seed)
         return manifold, mixture, selection, times
 
     @staticmethod
@@ -236,12 +233,6 @@ autoencoder, device, precision, random_state, verbose
         selection = select_n_clusters(manifold, *params["n_clusters_range"], random_state=seed)
         logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
         return selection
-
-    def _manifold(self, umap_class: type, params: dict[str, Any], seed: int):
-        """The (unfitted) UMAP of the checked parameters, seeded and single-threaded (reproducible)."""
-        return umap_class(n_components=manifold_dimension(params["n_components"], params["n_clusters"]),
-                          n_neighbors=params["n_neighbors"], min_dist=params["min_dist"], random_state=seed,
-                          n_jobs=1, verbose=bool(self.verbose))
 
     # ----------------------------------------------------------------- inference
     def _log_posterior_on_manifold(self, manifold: np.ndarray) -> np.ndarray:

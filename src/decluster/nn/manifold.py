@@ -1,18 +1,109 @@
-"""N2D's clustering head as pure functions: placing new points on a learned manifold, and the
-posterior of a Gaussian mixture with full covariances (McConville et al., 2020).
+"""N2D's clustering head (McConville et al., 2020): UMAP's manifold of an embedding, a Gaussian
+mixture on it, the mixture's posterior, centroids in the embedding from that posterior, and
+the placing of new points on the learned manifold.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
+from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
 AUTO_COMPONENTS = 10
 """Manifold dimension of ``n_components=None`` with ``n_clusters="auto"``."""
+
+UMAP_INSTALL_HINT = ("N2D and init='manifold' need umap-learn: pip install 'decluster[umap]' "
+                     "(or pip install umap-learn)")
+
+
+def umap_class() -> type:
+    """umap-learn's ``UMAP``, or an ImportError that says how to install it."""
+    try:
+        from umap import UMAP
+    except ImportError:
+        raise ImportError(UMAP_INSTALL_HINT) from None
+    return UMAP
+
+
+@dataclass(frozen=True)
+class ManifoldSettings:
+    """How the manifold and its mixture are fitted (N2D's defaults are the authors').
+
+    Attributes
+    ----------
+    n_components : int
+        Dimension of the manifold.
+    n_neighbors : int
+        UMAP's neighbourhood size (at most the number of points less one is used).
+    min_dist : float
+        UMAP's minimum distance between embedded points.
+    n_init : int
+        Restarts of the Gaussian mixture; the fit of highest likelihood is kept.
+    verbose : bool
+        Let UMAP report its progress.
+    """
+
+    n_components: int
+    n_neighbors: int = 20
+    min_dist: float = 0.0
+    n_init: int = 10
+    verbose: bool = False
+
+
+def umap_manifold(embedding: np.ndarray, settings: ManifoldSettings, seed: int) -> np.ndarray:
+    """UMAP coordinates of shape (n, n_components) of ``embedding`` (n, d); seeded and
+    single-threaded, so reproducible."""
+    n_neighbors = min(settings.n_neighbors, len(embedding) - 1)
+    reducer = umap_class()(n_components=settings.n_components, n_neighbors=n_neighbors, min_dist=settings.min_dist,
+                           random_state=seed, n_jobs=1, verbose=settings.verbose)
+    return reducer.fit_transform(embedding).astype(np.float32)
+
+
+def fit_mixture(manifold: np.ndarray, n_clusters: int, settings: ManifoldSettings, seed: int) -> GaussianMixture:
+    """A Gaussian mixture of ``n_clusters`` full-covariance components fitted to ``manifold`` (n, c)."""
+    return GaussianMixture(n_clusters, covariance_type="full", n_init=settings.n_init,
+                           random_state=seed).fit(manifold)
+
+
+def centers_from_posterior(embedding: np.ndarray, log_posterior: np.ndarray) -> np.ndarray:
+    """Centroids in the embedding of the mixture's hard clusters.
+
+    ``u_j = mean of z_i over the points i whose most probable component is j``; a component
+    that is no point's most probable one takes the point of its highest posterior.
+
+    Parameters
+    ----------
+    embedding : ndarray of shape (n, d)
+        The points z_i.
+    log_posterior : ndarray of shape (n, k)
+        ``log p(j | x_i)`` (any scores whose row-wise argmax is the cluster will do).
+
+    Returns
+    -------
+    ndarray of shape (k, d), dtype float32
+    """
+    labels = log_posterior.argmax(axis=1)
+    centers = np.empty((log_posterior.shape[1], embedding.shape[1]), dtype=np.float32)
+    for j in range(len(centers)):
+        members = labels == j
+        centers[j] = embedding[members].mean(axis=0) if members.any() else embedding[log_posterior[:, j].argmax()]
+    return centers
+
+
+def manifold_centers(embedding: np.ndarray, n_clusters: int, seed: int, verbose: bool = False) -> np.ndarray:
+    """Initial centroids of shape (n_clusters, d) from N2D's clustering of ``embedding`` (n, d):
+    UMAP to ``n_clusters`` dimensions, a Gaussian mixture there, and the mean embedding of each
+    of its clusters (:func:`centers_from_posterior`)."""
+    settings = ManifoldSettings(n_components=n_clusters, verbose=verbose)
+    manifold = umap_manifold(embedding, settings, seed)
+    mixture = fit_mixture(manifold, n_clusters, settings, seed)
+    log_posterior = mixture_log_posterior(manifold, mixture.weights_, mixture.means_, mixture.covariances_)
+    return centers_from_posterior(embedding, log_posterior)
 
 
 def manifold_dimension(n_components: int | None, n_clusters: int | str) -> int:
