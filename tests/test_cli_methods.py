@@ -97,3 +97,14 @@ def test_augment_of_a_file_needs_its_image_shape(tmp_path, capsys, digits):
     assert error.count("\n") == 1 and "needs image_shape" in error
     assert main(["fit", "--data", str(data), "--augment", "--image-shape", "8", "8", "--n-clusters", "10",
                  "--out", str(tmp_path / "o2"), *TINY, *CLUSTERING]) == 0
+
+
+def test_init_manifold_through_the_command_line(tmp_path, capsys):
+    out = tmp_path / "manifold"
+    assert main(["fit", "--method", "dec", "--init", "manifold", "--out", str(out), *TINY, *CLUSTERING]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["seconds"]) == {"pretrain", "manifold", "clustering"} and metrics["accuracy"] > 0.2
+    assert 'init = "manifold"' in (out / "config.toml").read_text()
+    assert DEC.load(out / "model").init == "manifold"
+    assert main(["fit", "--method", "n2d", "--init", "manifold", "--out", str(tmp_path / "n2d"), *TINY]) == 1
+    assert "--init does not apply to --method n2d" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""N2D: autoencoder embedding, UMAP, Gaussian mixture; new points placed from their neighbours."""
+"""N2D: autoencoder embedding, UMAP, Gaussian mixture; new points placed from their neighbours;
+DEC and IDEC started from N2D's clusters (``init="manifold"``)."""
 
 import builtins
 
@@ -8,9 +9,15 @@ import torch
 from sklearn.base import clone
 from sklearn.mixture import GaussianMixture
 
-from decluster import DEC, N2D, cluster_accuracy
-from decluster.nn.manifold import UMAP_INSTALL_HINT
-from decluster.nn.manifold import mixture_log_posterior, place_on_manifold
+import decluster.estimators.dec as dec_module
+from decluster import DEC, IDEC, N2D, cluster_accuracy
+from decluster.nn.manifold import (
+    UMAP_INSTALL_HINT,
+    centers_from_posterior,
+    manifold_centers,
+    mixture_log_posterior,
+    place_on_manifold,
+)
 
 pytest.importorskip("umap")
 
@@ -44,6 +51,15 @@ def test_mixture_posterior_by_hand():
     log_p = mixture_log_posterior(np.array([[0.0], [1.0]]), np.array([0.5, 0.5]), np.array([[-1.0], [1.0]]),
                                   np.ones((2, 1, 1)))
     np.testing.assert_allclose(np.exp(log_p[:, 1]), [0.5, 1 / (1 + np.exp(-2.0))])
+
+
+def test_centers_from_posterior_by_hand():
+    embedding = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [12.0, 14.0], [5.0, 5.0]])
+    # most probable components 0, 0, 1, 1, 1; component 2 is nobody's, and point 4 is its likeliest
+    log_posterior = np.log(np.array([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1],
+                                     [0.2, 0.5, 0.3]]))
+    np.testing.assert_allclose(centers_from_posterior(embedding, log_posterior),
+                               [[1.0, 0.0], [9.0, 29 / 3], [5.0, 5.0]], rtol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +135,42 @@ def test_without_umap_n2d_says_how_to_install_it(monkeypatch, digits_small, make
     with pytest.raises(ImportError, match="pip install 'decluster\\[umap\\]'") as error:
         _n2d(make_dec).fit(digits_small[0])
     assert str(error.value) == UMAP_INSTALL_HINT
+
+
+@pytest.mark.parametrize("estimator", [DEC, IDEC])
+def test_without_umap_init_manifold_says_how_to_install_it_before_training(monkeypatch, digits_small, estimator):
+    real_import = builtins.__import__
+
+    def no_umap(name, *args, **kwargs):
+        if name == "umap" or name.startswith("umap."):
+            raise ImportError("No module named 'umap'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_umap)
+    monkeypatch.setattr(dec_module.DEC, "_pretrain", lambda *args: pytest.fail("trained before the check"))
+    with pytest.raises(ImportError, match="init='manifold' need umap-learn") as error:
+        estimator(10, init="manifold", random_state=0, device="cpu").fit(digits_small[0])
+    assert str(error.value) == UMAP_INSTALL_HINT
+
+
+def test_dec_init_manifold_starts_from_the_mean_embedding_of_n2ds_clusters(fitted_n2d, digits_small, make_dec,
+                                                                           monkeypatch):
+    X, y = digits_small
+    started = []
+
+    def recording(*args, **kwargs):
+        started.append(manifold_centers(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(dec_module, "manifold_centers", recording)
+    model = make_dec(init="manifold", autoencoder=fitted_n2d.autoencoder_, max_iter=300).fit(X)
+    # the same autoencoder and random_state: DEC's UMAP and mixture are N2D's, so its centroids
+    # start at the mean embedding of each of N2D's clusters
+    expected = np.stack([fitted_n2d.embedding_[fitted_n2d.labels_ == j].mean(axis=0) for j in range(10)])
+    assert len(started) == 1
+    np.testing.assert_allclose(started[0], expected, rtol=1e-4, atol=1e-5)
+    assert set(model.phase_times_) == {"pretrain", "manifold", "clustering"}
+    assert cluster_accuracy(y, model.labels_) > 0.75
 
 
 @pytest.mark.parametrize("name, value", [("n_neighbors", 1), ("min_dist", -0.5), ("n_components", 0),

@@ -56,6 +56,7 @@ def test_fewer_samples_than_clusters(make_dec):
         ({"hidden_dims": "500"}, TypeError),
         ({"embedding_dim": 0}, ValueError),
         ({"n_init": 0}, ValueError),
+        ({"init": "random"}, ValueError),
         ({"device": "not-a-device"}, ValueError),
     ],
 )

@@ -156,7 +156,7 @@ class DEC(DeepClusteringEstimator):
         An already trained autoencoder. It is copied, never modified, and pretraining
         is skipped; ``hidden_dims`` and ``embedding_dim`` are then ignored.
     init : {"kmeans", "manifold"}, default="kmeans"
-        How the centroids start. ``"kmeans"``: k-means with ``n_init`` restarts on the
+        How the centroids start, "kmeans" or "manifold". ``"kmeans"``: k-means with ``n_init`` restarts on the
         embedding (the paper). ``"manifold"``: the mean embedding of each cluster that N2D finds
         (McConville et al., 2020): UMAP maps the embedding to ``n_clusters`` dimensions
         (n_neighbors 20, min_dist 0) and a Gaussian mixture of full covariances with 10
