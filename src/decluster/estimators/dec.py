@@ -414,10 +414,9 @@ class DEC(DeepClusteringEstimator):
         return encoder, None
 
     def _initialisation(self, encoder: torch.nn.Module, start: FitStart) -> tuple[KSelection | None, torch.Tensor]:
-        """k (with ``n_clusters="auto"``) and the k-means centroids of shape (k, d) on the whole
-        embedding (a sample of :data:`KMEANS_MAX_ROWS` rows of larger data), computed by rank 0
-        and shared; or those the resumed checkpoint kept (its
-        encoder has moved on since)."""
+        """k (with ``n_clusters="auto"``) and the initial centroids of shape (k, d) (by ``init``) on
+        the whole embedding (a sample of :data:`KMEANS_MAX_ROWS` rows of larger data), computed by
+        rank 0 and shared; or those the resumed checkpoint kept (its encoder has moved on since)."""
         params, session, world, n_rows = start.params, start.session, start.world, start.X.shape[0]
         if session.reached("clustering"):
             selection = self._kept_selection(params, session, n_rows)
