@@ -22,7 +22,8 @@ from decluster.nn.manifold import (
 pytest.importorskip("umap")
 
 
-PRETRAIN_ONLY = ("n_init", "update_interval", "max_iter", "batch_size", "lr", "momentum", "tol", "alpha")
+PRETRAIN_ONLY = ("init", "n_init", "update_interval", "max_iter", "batch_size", "lr", "momentum", "tol",
+                 "alpha")
 
 
 def _n2d(make_dec, **overrides) -> N2D:
@@ -123,7 +124,9 @@ def test_n2d_reuses_a_pretrained_autoencoder(fitted_n2d, digits_small, make_dec)
     assert torch.equal(model.autoencoder_.encoder[0].weight, fitted_n2d.autoencoder_.encoder[0].weight)
 
 
-def test_without_umap_n2d_says_how_to_install_it(monkeypatch, digits_small, make_dec):
+@pytest.fixture
+def without_umap(monkeypatch):
+    """Imports of umap fail, as where umap-learn is not installed."""
     real_import = builtins.__import__
 
     def no_umap(name, *args, **kwargs):
@@ -132,21 +135,17 @@ def test_without_umap_n2d_says_how_to_install_it(monkeypatch, digits_small, make
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_umap)
+
+
+def test_without_umap_n2d_says_how_to_install_it(without_umap, digits_small, make_dec):
     with pytest.raises(ImportError, match="pip install 'decluster\\[umap\\]'") as error:
         _n2d(make_dec).fit(digits_small[0])
     assert str(error.value) == UMAP_INSTALL_HINT
 
 
 @pytest.mark.parametrize("estimator", [DEC, IDEC])
-def test_without_umap_init_manifold_says_how_to_install_it_before_training(monkeypatch, digits_small, estimator):
-    real_import = builtins.__import__
-
-    def no_umap(name, *args, **kwargs):
-        if name == "umap" or name.startswith("umap."):
-            raise ImportError("No module named 'umap'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_umap)
+def test_without_umap_init_manifold_says_how_to_install_it_before_training(without_umap, monkeypatch, digits_small,
+                                                                            estimator):
     monkeypatch.setattr(dec_module.DEC, "_pretrain", lambda *args: pytest.fail("trained before the check"))
     with pytest.raises(ImportError, match="init='manifold' need umap-learn") as error:
         estimator(10, init="manifold", random_state=0, device="cpu").fit(digits_small[0])
