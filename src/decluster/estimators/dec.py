@@ -439,7 +439,7 @@ class DEC(DeepClusteringEstimator):
                                        bool(self.verbose))
         centers = world.broadcast(centers)
         session.keep("initial_centers", centers)
-        session.save("clustering", None, "the end of k-means")
+        session.save("clustering", None, "the end of the initialisation")
         return selection, centers
 
     @staticmethod
