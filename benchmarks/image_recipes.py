@@ -5,7 +5,7 @@ Usage, from the repository root::
     python benchmarks/image_recipes.py digits --seeds 0 1 2                          # all 12 recipes
     python benchmarks/image_recipes.py mnist --data-dir ../shared/datasets/mnist \\
         --architecture mlp --augment on --method n2d                                 # one recipe, 5 seeds
-    python benchmarks/image_recipes.py mnist --data-dir ../shared/datasets/mnist \
+    python benchmarks/image_recipes.py mnist --data-dir ../shared/datasets/mnist \\
         --architecture mlp --augment on --method dec --init manifold                 # DEC-DA from N2D's clusters
     python benchmarks/image_recipes.py --table benchmarks/results/images-digits/*.json  # table only
 
@@ -51,7 +51,8 @@ def run_recipe(args: argparse.Namespace, architecture: str, augment: bool, seed:
     command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), args.benchmark, "--seed-only", str(seed),
                "--json", str(path), "--device", args.device, "--method", *args.method,
                "--set", f'architecture="{architecture}"', "--set", f"augment={json.dumps(augment)}",
-               "--set", f"image_shape={json.dumps(shape)}", "--set", f'init="{args.init}"', *[item for a in args.set for item in ("--set", a)]]
+               "--set", f"image_shape={json.dumps(shape)}", "--set", f'init="{args.init}"',
+               *[item for a in args.set for item in ("--set", a)]]
     if args.data_dir:
         command += ["--data-dir", str(args.data_dir)]
     subprocess.run(command, check=True)
