@@ -7,14 +7,16 @@ Usage, from the repository root::
         --architecture mlp --augment on --method n2d                                 # one recipe, 5 seeds
     python benchmarks/image_recipes.py mnist --data-dir ../shared/datasets/mnist \\
         --architecture mlp --augment on --method dec --init manifold                 # DEC-DA from N2D's clusters
+    python benchmarks/image_recipes.py mnist --data-dir ../shared/datasets/mnist \\
+        --architecture mlp --augment on --method dec --init manifold --set max_iter=30000  # longer
     python benchmarks/image_recipes.py --table benchmarks/results/images-digits/*.json  # table only
 
 Each (autoencoder, augmentation, seed) runs in its own process through ``benchmarks/run.py
 --seed-only``, which pretrains one autoencoder and hands it to every ``--method``; its record
 (scores, seconds and peak resident memory per phase) goes to
 ``benchmarks/results/images-<benchmark>/<autoencoder>-<aug|clean>[-manifold]-seed<S>.json`` (``-manifold``
-with ``--init manifold``, DEC's and IDEC's centroids started from N2D's clusters), where an
-existing record is kept and not run again. The table (Markdown) has one row per recipe and machine:
+with ``--init manifold``, DEC's and IDEC's centroids started from N2D's clusters; each ``--set NAME=VALUE``
+adds ``-NAMEVALUE``), where an existing record is kept and not run again. The table (Markdown) has one row per recipe and machine:
 ACC, NMI and ARI over the seeds, the median seconds of pretraining and of the method's own
 phases, and the largest peak resident memory of any phase (of the process, which also holds the
 data). ``--table`` also reads the summary records of ``run.py``.
@@ -34,16 +36,22 @@ from decluster.data.datasets import IMAGE_SHAPES
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DATASETS = {"mnist": "mnist", "mnist-quick": "mnist", "digits": "digits"}  # benchmark -> data set
+DEFAULT_MAX_ITER = 20_000  # DEC's and IDEC's; a record with another names it in its row
 
 
-def record_path(benchmark: str, architecture: str, augment: bool, seed: int, init: str = "kmeans") -> Path:
+def record_path(benchmark: str, architecture: str, augment: bool, seed: int, init: str = "kmeans",
+                settings: tuple[str, ...] = ()) -> Path:
+    """Where one seed's record goes; each extra ``--set NAME=VALUE`` adds ``-NAMEVALUE`` to the name."""
     recipe = f"{architecture}-{'aug' if augment else 'clean'}{'' if init == 'kmeans' else '-' + init}"
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        recipe += "-" + name.strip() + "".join(c for c in value if c.isalnum() or c in "._")
     return RESULTS / f"images-{benchmark}" / f"{recipe}-seed{seed}.json"
 
 
 def run_recipe(args: argparse.Namespace, architecture: str, augment: bool, seed: int) -> Path:
     """Run one seed of one recipe (unless its record exists) and return the record's path."""
-    path = record_path(args.benchmark, architecture, augment, seed, args.init)
+    path = record_path(args.benchmark, architecture, augment, seed, args.init, tuple(args.set))
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +85,8 @@ def recipe_rows(records: list[dict]) -> list[dict]:
         hardware = machine["gpu"] or f"{machine['cores']}-core CPU ({machine['cpu']})"
         init = parameters.get("init", "kmeans")
         method = run["method"] if init == "kmeans" or run["method"] == "n2d" else f"{run['method']} + {init} init"
+        if run["method"] != "n2d" and parameters.get("max_iter", DEFAULT_MAX_ITER) != DEFAULT_MAX_ITER:
+            method += f", {parameters['max_iter']} iterations"
         key = (parameters.get("architecture", "mlp"), parameters.get("augment", False), method, hardware)
         groups.setdefault(key, []).append(run)
     return [_row(key, runs) for key, runs in sorted(groups.items())]
