@@ -16,10 +16,10 @@ Each (autoencoder, augmentation, seed) runs in its own process through ``benchma
 (scores, seconds and peak resident memory per phase) goes to
 ``benchmarks/results/images-<benchmark>/<autoencoder>-<aug|clean>[-manifold]-seed<S>.json`` (``-manifold``
 with ``--init manifold``, DEC's and IDEC's centroids started from N2D's clusters; each ``--set NAME=VALUE``
-adds ``-NAMEVALUE``), where an existing record is kept and not run again. The table (Markdown) has one row per recipe and machine:
-ACC, NMI and ARI over the seeds, the median seconds of pretraining and of the method's own
-phases, and the largest peak resident memory of any phase (of the process, which also holds the
-data). ``--table`` also reads the summary records of ``run.py``.
+adds ``-NAMEVALUE`` before ``-seed``), where an existing record is kept and not run again. The table
+(Markdown) has one row per recipe and machine: ACC, NMI and ARI over the seeds, the median seconds of
+pretraining and of the method's own phases, and the largest peak resident memory of any phase (of the
+process, which also holds the data). ``--table`` also reads the summary records of ``run.py``.
 """
 
 from __future__ import annotations

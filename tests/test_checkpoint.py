@@ -15,7 +15,13 @@ from decluster import DEC
 from decluster.data.batching import BatchCursor
 from decluster.exceptions import CheckpointError, DivergenceError, FitInterrupted
 from decluster.io.model_folder import read_model
-from decluster.training.checkpoint import CHECKPOINT_KIND, LoopState, optimizer_state, restore_optimizer
+from decluster.training.checkpoint import (
+    CHECKPOINT_KIND,
+    LoopState,
+    _differences,
+    optimizer_state,
+    restore_optimizer,
+)
 
 CHILD = Path(__file__).with_name("fit_child.py")
 SCRIPT = Path(sys.executable).parent / "decluster"
@@ -123,6 +129,25 @@ def test_resume_refuses_other_parameters_or_data(digits_small, make_dec, tmp_pat
         make_dec(max_iter=20, lr=0.02).fit(X, checkpoint_dir=tmp_path, resume=True)
     with pytest.raises(CheckpointError, match="data"):
         make_dec(max_iter=20).fit(X[::-1], checkpoint_dir=tmp_path, resume=True)
+
+
+def test_resume_from_a_checkpoint_older_than_a_parameter(digits_small, make_dec, tmp_path):
+    """A checkpoint written before ``init`` existed lacks it: it resumes a fit that keeps the default."""
+    X, _ = digits_small
+    first = make_dec(max_iter=20).fit(X, checkpoint_dir=tmp_path)
+    config_file = tmp_path / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["header"]["params"]["init"]
+    config_file.write_text(json.dumps(config))
+    resumed = make_dec(max_iter=20).fit(X, checkpoint_dir=tmp_path, resume=True)
+    np.testing.assert_array_equal(resumed.labels_, first.labels_)
+
+
+def test_a_missing_parameter_counts_as_its_default():
+    defaults = {"init": "kmeans", "lr": 0.01}
+    assert _differences({"params": {"init": "kmeans"}}, {"params": {}}, defaults) == []
+    assert _differences({"params": {"init": "manifold"}}, {"params": {}}, defaults) == ["parameter init"]
+    assert _differences({"params": {"lr": 0.02}}, {"params": {"lr": 0.01}}, defaults) == ["parameter lr"]
 
 
 def test_resume_needs_a_checkpoint(digits_small, make_dec, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import logging
 import os
 import time
@@ -155,6 +156,14 @@ def _run_header(model: DeepClusteringEstimator, X: np.ndarray | NpyRows, seeds: 
         weights = b"".join(t.detach().cpu().numpy().tobytes() for t in model.autoencoder.state_dict().values())
         header["autoencoder_sha256"] = hashlib.sha256(weights).hexdigest()
     return header
+
+
+def _param_defaults(model: DeepClusteringEstimator) -> dict[str, Any]:
+    """The constructor's defaults as JSON values: what a checkpoint written before a parameter
+    existed implies for it."""
+    signature = inspect.signature(type(model).__init__)
+    return params_to_json({name: parameter.default for name, parameter in signature.parameters.items()
+                           if parameter.default is not parameter.empty})
 
 
 def _required_image_shape(params: dict[str, Any], n_features: int, needed_by: str) -> tuple[int, int, int]:
@@ -380,7 +389,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         if header and world.size > 1:
             header["world_size"] = world.size
         session = FitSession((*pretraining, *self._stages_after_pretraining), header, options.directory, interval,
-                             world)
+                             world, _param_defaults(self))
         if options.resume:
             session.resume()
         else:

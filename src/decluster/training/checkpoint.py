@@ -168,12 +168,14 @@ def _check_scheduler(saved: dict[str, Any], live: dict[str, Any]) -> None:
             raise ValueError(f"scheduler.{key} differs from the scheduler's")
 
 
-def _differences(current: dict[str, Any], saved: dict[str, Any]) -> list[str]:
-    """Names of the header entries (and parameters) that differ, seeds aside."""
+def _differences(current: dict[str, Any], saved: dict[str, Any], param_defaults: dict[str, Any]) -> list[str]:
+    """Names of the header entries (and parameters) that differ, seeds aside; a parameter that the
+    saved header lacks (written before the parameter existed) counts as its default."""
     names = []
     for key in sorted(current.keys() | saved.keys()):
         mine, theirs = current.get(key), saved.get(key)
         if key == "params" and isinstance(mine, dict) and isinstance(theirs, dict):
+            theirs = {**param_defaults, **theirs}
             names += [f"parameter {name}" for name in sorted(mine.keys() | theirs.keys())
                       if mine.get(name) != theirs.get(name)]
         elif key != "seeds" and mine != theirs:
@@ -225,11 +227,16 @@ class FitSession:
         Seconds between checkpoints inside a training loop.
     world : World, optional
         The ranks of the fit; rank 0 writes, every rank resumes its own part.
+    param_defaults : dict, optional
+        JSON value of each parameter that a checkpoint written by an older version may lack, as
+        such a checkpoint implies it (the parameter's default, which keeps the older behaviour).
     """
 
     def __init__(self, stages: Sequence[str], header: dict[str, Any], directory=None,
-                 interval: float = 120.0, world: World = World()) -> None:
+                 interval: float = 120.0, world: World = World(),
+                 param_defaults: dict[str, Any] | None = None) -> None:
         self.stages, self.header, self.world = tuple(stages), header, world
+        self.param_defaults = dict(param_defaults or {})
         self.directory = None if directory is None else Path(directory)
         self.interval = interval
         self.losses: dict[str, list[float]] = {}
@@ -291,7 +298,7 @@ class FitSession:
                 f"{theirs.get('precision')!r:.20}, this fit runs on {mine['device']!r} in {mine['precision']!r}; "
                 "resume with the same device and precision parameters, or start afresh without resume"
             )
-        differences = _differences(json.loads(json.dumps(self.header)), saved)
+        differences = _differences(json.loads(json.dumps(self.header)), saved, self.param_defaults)
         if differences:
             raise CheckpointError(
                 f"{self.directory}: the checkpoint was written for other data or parameters "
