@@ -175,7 +175,7 @@ def _differences(current: dict[str, Any], saved: dict[str, Any], param_defaults:
     for key in sorted(current.keys() | saved.keys()):
         mine, theirs = current.get(key), saved.get(key)
         if key == "params" and isinstance(mine, dict) and isinstance(theirs, dict):
-            theirs = {**param_defaults, **theirs}
+            theirs = {**{name: param_defaults[name] for name in mine.keys() & param_defaults.keys()}, **theirs}
             names += [f"parameter {name}" for name in sorted(mine.keys() | theirs.keys())
                       if mine.get(name) != theirs.get(name)]
         elif key != "seeds" and mine != theirs:
