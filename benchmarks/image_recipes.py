@@ -16,7 +16,8 @@ Each (autoencoder, augmentation, seed) runs in its own process through ``benchma
 (scores, seconds and peak resident memory per phase) goes to
 ``benchmarks/results/images-<benchmark>/<autoencoder>-<aug|clean>[-manifold]-seed<S>.json`` (``-manifold``
 with ``--init manifold``, DEC's and IDEC's centroids started from N2D's clusters; each ``--set NAME=VALUE``
-adds ``-NAMEVALUE`` before ``-seed``), where an existing record is kept and not run again. The table
+adds ``-NAMEVALUE`` before ``-seed``). A method that the seed's record already holds is not run again;
+the others run into a record named after them (``mlp-aug-idec-seed0.json``). The table
 (Markdown) has one row per recipe and machine: ACC, NMI and ARI over the seeds, the median seconds of
 pretraining and of the method's own phases, and the largest peak resident memory of any phase (of the
 process, which also holds the data). ``--table`` also reads the summary records of ``run.py``.
@@ -49,22 +50,34 @@ def record_path(benchmark: str, architecture: str, augment: bool, seed: int, ini
     return RESULTS / f"images-{benchmark}" / f"{recipe}-seed{seed}.json"
 
 
-def run_recipe(args: argparse.Namespace, architecture: str, augment: bool, seed: int) -> Path:
-    """Run one seed of one recipe (unless its record exists) and return the record's path."""
+def run_recipe(args: argparse.Namespace, architecture: str, augment: bool, seed: int) -> list[Path]:
+    """Run one seed of one recipe and return its records' paths.
+
+    Methods that the seed's record already holds are not run again; the others (all, if there is
+    no record) run together, into a record of their own named after them when the seed's record
+    exists (``mlp-aug-idec-seed0.json`` beside ``mlp-aug-seed0.json``).
+    """
     path = record_path(args.benchmark, architecture, augment, seed, args.init, tuple(args.set))
-    if path.exists():
-        return path
+    held = set(json.loads(path.read_text())["methods"]) if path.exists() else set()
+    missing = [method for method in args.method if method not in held]
+    if not missing:
+        return [path]
+    records = [path] if path.exists() else []
+    if held:
+        path = path.with_name(path.name.replace(f"-seed{seed}.json", f"-{'-'.join(missing)}-seed{seed}.json"))
+        if path.exists():
+            return [*records, path]
     path.parent.mkdir(parents=True, exist_ok=True)
     shape = list(IMAGE_SHAPES[DATASETS[args.benchmark]])
     command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), args.benchmark, "--seed-only", str(seed),
-               "--json", str(path), "--device", args.device, "--method", *args.method,
+               "--json", str(path), "--device", args.device, "--method", *missing,
                "--set", f'architecture="{architecture}"', "--set", f"augment={json.dumps(augment)}",
                "--set", f"image_shape={json.dumps(shape)}", "--set", f'init="{args.init}"',
                *[item for a in args.set for item in ("--set", a)]]
     if args.data_dir:
         command += ["--data-dir", str(args.data_dir)]
     subprocess.run(command, check=True)
-    return path
+    return [*records, path]
 
 
 def method_runs(record: dict) -> list[dict]:
@@ -150,8 +163,8 @@ def main() -> None:
     elif args.benchmark is None:
         parser.error("name a benchmark, or give --table")
     else:
-        paths = [run_recipe(args, architecture, augment == "on", seed) for architecture in args.architecture
-                 for augment in args.augment for seed in args.seeds]
+        paths = [path for architecture in args.architecture for augment in args.augment for seed in args.seeds
+                 for path in run_recipe(args, architecture, augment == "on", seed)]
     print(markdown(recipe_rows([json.loads(path.read_text()) for path in paths])))
 
 
