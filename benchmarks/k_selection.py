@@ -12,8 +12,9 @@ k-means (20 restarts) runs on the features with the true k and with k chosen by 
 silhouette criterion on the features. Each row gives the chosen k, ACC / NMI / ARI with the
 chosen and with the true k, and the smallest cluster against the smallest class. A second
 table compares, on the pretrained embedding, the silhouette of the true classes with the best
-silhouette of k-means (the criterion's choice), on the same sample of at most 10,000 points: a
-criterion of this kind can find the classes only where they score at least as well. With
+silhouette of k-means over the range (the criterion, run again on this sample of at most 10,000
+points; its k may differ from the fit's on a near tie): a criterion of this kind can find the
+classes only where they score at least as well. With
 ``--augment`` every fit of the image sets pretrains (and trains) on augmented images. The record
 goes to ``benchmarks/results/k-selection-<time>.json``; the tables are printed as Markdown.
 """
@@ -126,7 +127,7 @@ def markdown(records: list[dict]) -> str:
 
 
 def silhouette_markdown(records: list[dict]) -> str:
-    lines = ["| data | augment | seed | true k | silhouette of the true classes | chosen k | its silhouette |",
+    lines = ["| data | augment | seed | true k | silhouette of the true classes | best k of k-means | its silhouette |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for record in records:
         scores = record["embedding_silhouette"]

@@ -31,6 +31,7 @@ from sklearn.utils import check_random_state
 
 from decluster.io.files import atomic_write_bytes
 from decluster.metrics import _check_label_pair, match_labels
+from decluster.nn.manifold import umap_class
 
 EMBEDDING_METHODS = ("auto", "tsne", "umap")
 """Accepted values of ``plot_embedding``'s ``method``."""
@@ -90,10 +91,9 @@ def _check_labels(values, n_samples: int, name: str) -> np.ndarray:
 def _umap_class():
     """The ``UMAP`` class of umap-learn, or None when it is not installed."""
     try:
-        from umap import UMAP
+        return umap_class()
     except ImportError:
         return None
-    return UMAP
 
 
 def _resolve_method(method: str, n_dims: int) -> str:
