@@ -35,9 +35,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from decluster import DEC, IDEC, N2D, evaluate
-from decluster.data.datasets import load_dataset
 from decluster.data.batching import map_in_batches
-from decluster.data.datasets import IMAGE_SHAPES
+from decluster.data.datasets import IMAGE_SHAPES, load_dataset
 from decluster.k_selection import SAMPLE_SIZE, select_n_clusters
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
