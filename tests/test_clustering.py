@@ -169,11 +169,19 @@ def test_max_iter_warns_and_stops():
     data, _ = _blobs()
     encoder = _encoder().float()
     settings = ClusteringSettings(update_interval=7, tol=0.0, max_iter=20, batch_size=32)
-    with pytest.warns(ConvergenceWarning, match="max_iter=20"):
+    with pytest.warns(ConvergenceWarning, match="^DEC clustering stopped at max_iter=20"):
         result = refine_clusters(encoder, data[:3].clone(), data, settings, torch.Generator().manual_seed(0))
     assert not result.converged
     assert result.n_iter == 20
     assert result.history.iterations == [7, 14, 20]
+
+
+def test_the_max_iter_warning_names_idec_when_a_decoder_is_trained():
+    data, _ = _blobs()
+    encoder, decoder = _encoder().float(), nn.Linear(2, 2)
+    settings = ClusteringSettings(update_interval=7, tol=0.0, max_iter=20, batch_size=32, gamma=0.1)
+    with pytest.warns(ConvergenceWarning, match="^IDEC clustering stopped at max_iter=20"):
+        refine_clusters(encoder, data[:3].clone(), data, settings, torch.Generator().manual_seed(0), decoder=decoder)
 
 
 def test_final_labels_are_argmax_of_final_q():

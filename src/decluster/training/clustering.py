@@ -284,8 +284,9 @@ def refine_clusters(
     run_loop(objective, optimization, session, verbose)
     session.save("clustering", optimization.capture(objective), "the end of the clustering phase")
     if not objective.converged:
+        method = "DEC" if decoder is None else "IDEC"
         warnings.warn(
-            f"DEC clustering stopped at max_iter={settings.max_iter} with labels still changing "
+            f"{method} clustering stopped at max_iter={settings.max_iter} with labels still changing "
             f"(more than tol={settings.tol:g} of them at the last update); raise max_iter or tol.",
             ConvergenceWarning,
             stacklevel=3,
