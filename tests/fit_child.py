@@ -9,7 +9,8 @@ Usage: python fit_child.py DATA.npy PARAMS_JSON CHECKPOINT_DIR|- KILL_AT|- RESUM
 ``KILL_AT``: the process sends itself SIGKILL when decluster logs a message containing it.
 
 Under ``torchrun`` every rank runs this script; ``KILL_RANK`` in the environment limits the kill to
-that rank, and rank 0 alone writes the labels.
+that rank, and rank 0 alone writes the labels. With ``THREADS_OUT`` in the environment each rank
+writes the names of its threads left after ``leave_launched_world`` to ``THREADS_OUT.rank<r>`` (Linux).
 """
 
 import json
@@ -17,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -53,6 +55,9 @@ def main() -> None:
     if rank == 0:
         np.save(out, model.labels_)
     leave_launched_world()
+    if "THREADS_OUT" in os.environ:  # the names of the threads still running, one file per rank
+        names = [(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()]
+        Path(f"{os.environ['THREADS_OUT']}.rank{rank}").write_text("\n".join(names))
 
 
 if __name__ == "__main__":

@@ -111,13 +111,18 @@ def test_two_gloo_ranks_compute_the_single_process_target_and_label_change(tmp_p
 
 # ---------------------------------------------------------------------------- fits under torchrun
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+THREAD_NAMES = Path("/proc/self/task")
 
 
 def _torchrun_fit(params: dict, data: Path, checkpoint: Path | None, out: Path, resume: bool = False,
-                  kill_at: str | None = None, kill_rank: int = 1) -> subprocess.CompletedProcess:
+                  kill_at: str | None = None, kill_rank: int = 1,
+                  threads_out: Path | None = None) -> subprocess.CompletedProcess:
     """``tests/fit_child.py`` on 2 gloo ranks; with ``kill_at``, rank ``kill_rank`` sends itself
-    SIGKILL when decluster logs that message."""
+    SIGKILL when decluster logs that message; with ``threads_out``, each rank writes the names of
+    the threads it still runs at the end to ``threads_out.rank<r>``."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1", KILL_RANK=str(kill_rank))
+    if threads_out is not None:
+        env["THREADS_OUT"] = str(threads_out)
     command = [*TORCHRUN, str(FIT_CHILD), str(data), json.dumps(params), str(checkpoint or "-"), kill_at or "-",
                "1" if resume else "0", str(out)]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
@@ -137,12 +142,30 @@ def pretrained_digits(tmp_path_factory) -> tuple[Path, np.ndarray, dict]:
 
 
 @pytest.fixture(scope="module")
-def two_rank_labels(pretrained_digits, tmp_path_factory) -> np.ndarray:
+def two_rank_folder(pretrained_digits, tmp_path_factory) -> Path:
+    """A folder with the labels of a 2-rank fit (``labels.npy``) and the names of the threads each
+    rank still ran after ``leave_launched_world`` (``threads.rank0``, ``threads.rank1``; Linux)."""
     data, _, params = pretrained_digits
-    out = tmp_path_factory.mktemp("two-ranks") / "labels.npy"
-    run = _torchrun_fit(params, data, None, out)
+    folder = tmp_path_factory.mktemp("two-ranks")
+    threads_out = folder / "threads" if THREAD_NAMES.is_dir() else None
+    run = _torchrun_fit(params, data, None, folder / "labels.npy", threads_out=threads_out)
     assert run.returncode == 0, run.stderr
-    return np.load(out)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def two_rank_labels(two_rank_folder) -> np.ndarray:
+    return np.load(two_rank_folder / "labels.npy")
+
+
+@pytest.mark.skipif(not THREAD_NAMES.is_dir(), reason="thread names are read from Linux's /proc")
+def test_leaving_the_world_after_a_fit_stops_the_threads_of_gloo(two_rank_folder):
+    # a process group kept alive after destroy_process_group leaves gloo's threads
+    # (gloo_tcp_loop, pt_gloo_runloop) to the interpreter's shutdown, which now and then aborts
+    for rank in (0, 1):
+        names = (two_rank_folder / f"threads.rank{rank}").read_text().split()
+        assert "python" in names
+        assert not [name for name in names if "gloo" in name], names
 
 
 def test_two_ranks_cluster_as_accurately_as_one_process(pretrained_digits, two_rank_labels, tmp_path: Path):

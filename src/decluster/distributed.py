@@ -18,6 +18,7 @@ over the ranks is the tensor itself: the single-process code path is unchanged.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -224,11 +225,24 @@ def join_launched_world(device: torch.device) -> World:
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
+        _import_group_holders()
         dist.init_process_group(backend)
         _created_groups.append(dist.group.WORLD)
         atexit.register(_leave_world)
         logger.info("joined %d ranks as rank %d (%s)", dist.get_world_size(), dist.get_rank(), backend)
     return current_world()
+
+
+def _import_group_holders() -> None:
+    """Import, before the process group exists, the modules that torch imports with the first
+    optimizer (``torch._dynamo``, which imports ``torch.distributed._shard``).
+
+    Imported while a default process group exists, they keep a reference to it that outlives
+    ``destroy_process_group``: gloo's threads then run on into the interpreter's shutdown, which
+    now and then aborts a rank ("terminate called without an active exception") after its work
+    is done. Imported first, they hold nothing, and destroying the group stops its threads.
+    """
+    importlib.import_module("torch._dynamo")
 
 
 def leave_launched_world() -> None:
