@@ -235,12 +235,13 @@ def join_launched_world(device: torch.device) -> World:
 
 def _import_group_holders() -> None:
     """Import, before the process group exists, the modules that torch imports with the first
-    optimizer (``torch._dynamo``, which imports ``torch.distributed._shard``).
+    optimizer (``torch._dynamo``, which imports ``torch.distributed.nn.functional``).
 
-    Imported while a default process group exists, they keep a reference to it that outlives
-    ``destroy_process_group``: gloo's threads then run on into the interpreter's shutdown, which
-    now and then aborts a rank ("terminate called without an active exception") after its work
-    is done. Imported first, they hold nothing, and destroying the group stops its threads.
+    That module's functions take ``group=group.WORLD`` as a default argument, evaluated when it is
+    imported: imported while a default process group exists, they keep a reference to it that
+    outlives ``destroy_process_group``, and gloo's threads run on into the interpreter's shutdown,
+    which now and then aborts a rank ("terminate called without an active exception") after its
+    work is done. Imported first, they hold None, and destroying the group stops its threads.
     """
     importlib.import_module("torch._dynamo")
 
