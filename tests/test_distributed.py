@@ -164,7 +164,7 @@ def test_leaving_the_world_after_a_fit_stops_the_threads_of_gloo(two_rank_folder
     # (gloo_tcp_loop, pt_gloo_runloop) to the interpreter's shutdown, which now and then aborts
     for rank in (0, 1):
         names = (two_rank_folder / f"threads.rank{rank}").read_text().split()
-        assert "python" in names
+        assert names  # the main thread at least
         assert not [name for name in names if "gloo" in name], names
 
 
