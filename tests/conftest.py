@@ -1,7 +1,9 @@
+import functools
 import json
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +89,33 @@ def kill_and_resume(tmp_path):
         return config, np.load(tmp_path / "reference.npy"), np.load(tmp_path / "labels.npy")
 
     return run
+
+
+# ------------------------------------------------------------------ generated cases, counted
+GENERATED_CASES: Counter = Counter()
+"""Examples run per property-based (hypothesis) test in this session."""
+
+
+def _counting(inner, name: str):
+    @functools.wraps(inner)
+    def run(*args, **kwargs):
+        GENERATED_CASES[name] += 1
+        return inner(*args, **kwargs)
+
+    return run
+
+
+def pytest_collection_modifyitems(items):
+    """Count every example of every hypothesis test (through its ``.hypothesis.inner_test``)."""
+    for item in items:
+        handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+        if handle is not None and not hasattr(handle.inner_test, "__wrapped__"):
+            handle.inner_test = _counting(handle.inner_test, item.nodeid.split("[")[0])
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line: how many generated cases the property and fuzz tests ran, in how many tests."""
+    if GENERATED_CASES:
+        fuzz = sum(count for name, count in GENERATED_CASES.items() if "fuzz" in name)
+        terminalreporter.write_line(f"generated cases: {sum(GENERATED_CASES.values())} in {len(GENERATED_CASES)} "
+                                    f"property tests, {fuzz} of them in the fuzz suite (tests/test_fuzz*.py)")

@@ -106,9 +106,10 @@ def test_unwritable_outputs_are_found_before_training(inputs, tmp_path, capsys, 
     assert error.startswith("decluster fit: error:") and len(error.splitlines()) == 1
 
 
-def _predict(inputs: Path, out: str, **kwargs) -> subprocess.CompletedProcess:
+def _predict(inputs: Path, out: str, extra: tuple[str, ...] = (), **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(SCRIPT), "predict", "--model", str(inputs / "model"), "--data",
-                           str(inputs / "digits.npy"), "--out", out], capture_output=True, timeout=120, **kwargs)
+                           str(inputs / "digits.npy"), "--out", out, *extra], capture_output=True, timeout=120,
+                          **kwargs)
 
 
 def test_predict_streams_into_fifos_devices_and_standard_output(inputs, tmp_path):
@@ -130,8 +131,11 @@ def test_predict_streams_into_fifos_devices_and_standard_output(inputs, tmp_path
         subprocess.run(["sleep", "0.1"])
     assert gzip.decompress((tmp_path / "x.csv.gz").read_bytes()) == expected
     (tmp_path / "link.csv").symlink_to("plain.csv")
-    (tmp_path / "plain.csv").write_text("old")
-    assert _predict(inputs, str(tmp_path / "link.csv")).returncode == 0
+    (tmp_path / "plain.csv").write_text("old")  # no longer the file decluster wrote: replaced only when asked
+    refused = _predict(inputs, str(tmp_path / "link.csv"))
+    assert refused.returncode == 1 and b"--overwrite" in refused.stderr
+    assert (tmp_path / "plain.csv").read_text() == "old"
+    assert _predict(inputs, str(tmp_path / "link.csv"), extra=["--overwrite"]).returncode == 0
     assert (tmp_path / "link.csv").is_symlink() and (tmp_path / "plain.csv").read_bytes() == expected
 
 

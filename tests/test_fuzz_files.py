@@ -292,8 +292,8 @@ file_names = st.text(alphabet="abcXYZ019_-. ", min_size=1, max_size=8).filter(la
 
 
 @fuzz(200)
-@given(out_kinds, st.booleans(), file_names)
-def test_predict_output_paths(tiny_model, kind, proba, name):
+@given(out_kinds, st.booleans(), file_names, st.booleans())
+def test_predict_output_paths(tiny_model, kind, proba, name, overwrite):
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         model, data = scratch / "model", scratch / "x.npy"
@@ -302,14 +302,17 @@ def test_predict_output_paths(tiny_model, kind, proba, name):
         out = _predict_out(kind, scratch, data, model, name)
         protected = {"model": _snapshot(model), "data": data.read_bytes()}
         status, stderr = _run_cli(["predict", "--model", str(model), "--data", str(data), "--out", out,
-                                   *(["--proba"] if proba else [])])
+                                   *(["--proba"] if proba else []), *(["--overwrite"] if overwrite else [])])
         _assert_outcome(status, stderr)
         assert protected == {"model": _snapshot(model), "data": data.read_bytes()}
         assert Path("/dev/null").is_char_device()
         if kind == "fifo":
             assert (scratch / "pipe").is_fifo()
         if kind == "link-to-file":
-            assert (scratch / "link.csv").is_symlink() and status == 0
+            assert (scratch / "link.csv").is_symlink()
+        if kind in ("link-to-file", "existing-file"):  # the user's file: replaced only with --overwrite
+            assert (status == 0) == overwrite
+            assert ((scratch / "plain.csv").read_text() == "old") == (not overwrite)
         _no_debris(scratch)
 
 

@@ -22,6 +22,7 @@ from decluster.cli.runconfig import (
     ESTIMATORS,
     SCALE_CHOICES,
     add_parameter_flags,
+    autoencoder_source,
     config_text,
     estimator_defaults,
     explicit_parameters,
@@ -35,7 +36,16 @@ from decluster.estimators.n2d import N2D
 from decluster.estimators.persistence import MODEL_KINDS, k_selection_section, save_dec, save_n2d
 from decluster.exceptions import FitInterrupted
 from decluster.io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
-from decluster.io.folders import check_output_folder, check_writable, claimed_output_folder, record_files
+from decluster.io.folders import (
+    MANIFEST_FILE,
+    check_output_file,
+    check_output_folder,
+    check_writable,
+    claimed_output_folder,
+    folder_lock,
+    record_files,
+    record_output_file,
+)
 from decluster.io.model_folder import check_model_folder, folder_kind
 from decluster.metrics import evaluate
 from decluster.training.checkpoint import check_checkpoint_folder
@@ -307,19 +317,24 @@ def command_fit(args: argparse.Namespace) -> int:
     options = run_options(args)
     estimator = ESTIMATORS[options["method"]]
     parameters = _method_parameters(args, options["method"])
-    autoencoder = None if args.autoencoder_from is None else load_model(args.autoencoder_from).autoencoder_
+    autoencoder, reused = None, autoencoder_source(args)
+    if reused is not None:
+        autoencoder = load_model(reused).autoencoder_
+        parameters.update(_reused_network(args, autoencoder, reused))
+        options["autoencoder_from"] = os.path.abspath(reused)
+    out = args.out
+    checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
+    if launched_rank() == 0:
+        _check_fit_outputs(args, checkpoint_dir, estimator)
     X, y, source, spec = load_fit_input(args, options["scale"])
     options["scale"] = spec.scaling.kind
     if y is not None and "n_clusters" not in explicit_parameters(args):
         parameters["n_clusters"] = int(np.unique(y).size)
     parameters["image_shape"] = _image_shape(args, parameters.get("image_shape"))
-    out = args.out
-    checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
     if launched_rank() != 0:  # under torchrun the other ranks train beside rank 0, which writes everything
         estimator(**parameters, autoencoder=autoencoder).fit(X, checkpoint_dir=checkpoint_dir, resume=args.resume,
                                                              checkpoint_interval=args.checkpoint_interval)
         return 0
-    _check_fit_outputs(args, checkpoint_dir, estimator)
     with claimed_output_folder(out):
         model = estimator(**parameters, autoencoder=autoencoder, verbose=not args.quiet)
         model = model.fit(X, checkpoint_dir=checkpoint_dir, resume=args.resume,
@@ -369,6 +384,32 @@ def _method_parameters(args: argparse.Namespace, method: str) -> dict:
     return {**defaults, **explicit}
 
 
+def _reused_network(args: argparse.Namespace, autoencoder, source: Path) -> dict:
+    """The parameters that describe the network of a reused autoencoder (recorded in config.toml
+    in place of the defaults); a flag or ``--config`` value that describes another is a usage error."""
+    config = autoencoder.config()
+    if config["kind"] == "mlp":
+        network = {"architecture": "mlp", "hidden_dims": tuple(config["dims"][1:-1]),
+                   "embedding_dim": config["dims"][-1]}
+    else:
+        network = {"architecture": "conv", "embedding_dim": config["embedding_dim"],
+                   "image_shape": tuple(config["image_shape"])}
+    explicit = explicit_parameters(args)
+    if "image_shape" in network and len(explicit.get("image_shape") or ()) == 2:
+        explicit["image_shape"] = (*explicit["image_shape"], 1)
+    conflicts = [name for name, value in network.items() if name in explicit and explicit[name] != value]
+    if conflicts:
+        given = ", ".join(f"--{name.replace('_', '-')} {_flag_value(explicit[name])}" for name in conflicts)
+        used = ", ".join(f"{name} {_flag_value(network[name])}" for name in conflicts)
+        raise UsageError(f"{given} conflicts with the autoencoder reused from {source} ({used}); "
+                         "drop the flag (or the --config value), or train a new autoencoder")
+    return network
+
+
+def _flag_value(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def load_model(path: Path, device: str = "auto"):
     """A model folder written by fit, as the estimator class named in its ``config.json``."""
     classes = {cls.__name__: cls for cls in ESTIMATORS.values()}
@@ -376,8 +417,10 @@ def load_model(path: Path, device: str = "auto"):
 
 
 def _input_files(args: argparse.Namespace) -> list[Path]:
-    """The files a command reads (its data and, for fit, its config file)."""
-    return [path for path in (getattr(args, "data", None), getattr(args, "config", None)) if path is not None]
+    """The files and folders a command reads (its data and, for fit, its config file and the model
+    folder of ``--autoencoder-from``)."""
+    paths = (getattr(args, "data", None), getattr(args, "config", None), getattr(args, "autoencoder_from", None))
+    return [path for path in paths if path is not None]
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -393,9 +436,26 @@ def _refuse_outputs_over_inputs(args: argparse.Namespace, files: list[Path], fol
                              "choose another --out")
 
 
+def _check_output_layout(files: Sequence[Path], folders: dict[str, Path]) -> None:
+    """A one-line error if an output folder that one writer owns (``folders``, by flag) is, holds
+    or lies inside another such folder or one of the output ``files``."""
+    named = list(folders.items())
+    for index, (flag, folder) in enumerate(named):
+        for other_flag, other in named[index + 1:]:
+            if _is_within(folder, other) or _is_within(other, folder):
+                raise UsageError(f"{flag} {folder} and {other_flag} {other} overlap; give each a folder of its own")
+        for path in files:
+            if _is_within(path, folder) or _is_within(folder, path):
+                raise UsageError(f"{flag} {folder} would hold or replace the output {path}; give it a folder of "
+                                 "its own")
+
+
 def _check_fit_outputs(args: argparse.Namespace, checkpoint_dir: Path, estimator: type) -> None:
-    """Before any training: every output location is writable and holds nothing decluster did not write."""
+    """Before any training: no output is nested in another, and every output location is writable
+    and holds nothing decluster did not write."""
     out = args.out
+    _check_output_layout([out / name for name in (*FIT_FILES, MANIFEST_FILE)],
+                         {"the model folder": out / MODEL_FOLDER, "--checkpoint-dir": checkpoint_dir})
     _refuse_outputs_over_inputs(args, [out / name for name in FIT_FILES], [out / MODEL_FOLDER, checkpoint_dir])
     check_output_folder(out, FIT_FILES, overwrite=args.overwrite)
     check_model_folder(out / MODEL_FOLDER, estimator.__name__, overwrite=args.overwrite, replaces=MODEL_KINDS)
@@ -425,15 +485,34 @@ def command_predict(args: argparse.Namespace) -> int:
             raise UsageError(f"{out} is inside the model folder {args.model}; choose another --out")
         if out.is_dir():
             raise UsageError(f"{out} is a folder; give --out a file name (or - for standard output)")
+        if out.name == MANIFEST_FILE:
+            raise UsageError(f"{out}: decluster keeps its record of the files it wrote under that name; "
+                             "choose another --out")
     if to_file:
         check_writable(out.parent)
+        check_output_file(out, overwrite=args.overwrite)
     model = load_model(args.model, device=args.device)
     X, _, _ = load_model_input(args, model)
     payload = assignments_csv(model, X, with_proba=args.proba)
-    if to_file:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    write_output(out, payload)
+    if not to_file:
+        write_output(out, payload)
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out.parent):
+        check_output_file(out, overwrite=args.overwrite)
+        write_output(out, payload)
+        record_output_file(out)
     return 0
+
+
+def _warn_if_continuous(truth: np.ndarray, source: str) -> None:
+    """Warn when the true labels look like a continuous quantity or row ids rather than classes."""
+    from decluster.data.datasets import labels_look_continuous
+
+    if labels_look_continuous(truth):
+        warnings.warn(f"the true labels of {source} look continuous ({np.unique(truth).size} distinct values "
+                      f"over {truth.size} rows); ACC, NMI and ARI compare classes, so these scores mean "
+                      "little (is it the right column?)", UserWarning, stacklevel=2)
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
@@ -442,10 +521,11 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
     options = _table_options(args)
     predicted = load_labels(args.labels, column=_label_column(args.labels_column), preferred=("cluster",),
-                            **options)
+                            align_by_index=True, **options)
     if args.truth is not None:
         truth = load_labels(args.truth, column=_label_column(args.truth_column), preferred=("label", "y"),
-                            **options)
+                            align_by_index=True, **options)
+        _warn_if_continuous(truth, str(args.truth))
     else:
         _, truth = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download)
         if truth is None:
@@ -462,6 +542,8 @@ def command_evaluate(args: argparse.Namespace) -> int:
 def command_plot(args: argparse.Namespace) -> int:
     """Draw the embedding, the training curves and (with labels) the confusion matrix of a model."""
     _refuse_outputs_over_inputs(args, [args.out / name for name in PICTURES], [])
+    if _is_within(args.out, args.model):
+        raise UsageError(f"{args.out} is inside the model folder {args.model}; choose another --out")
     check_output_folder(args.out, PICTURES, overwrite=args.overwrite)
     model = load_model(args.model, device=args.device)
     X, y, _ = load_model_input(args, model)
@@ -534,15 +616,27 @@ def _add_overwrite(parser: argparse.ArgumentParser) -> None:
                              "those of the same names (other files are never deleted)")
 
 
+def _positive_int(text: str) -> int:
+    """An integer of at least 1 (for ``--plot-points``), checked when the command line is read."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def _add_plot_points(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--plot-points", type=int, default=2000, metavar="N",
+    parser.add_argument("--plot-points", type=_positive_int, default=2000, metavar="N",
                         help="points sampled for the embedding map (default: 2000)")
 
 
 def _add_model_parsers(commands, common) -> None:
     for name, handler, out_help in (
         ("predict", command_predict, "CSV file to write, or - for standard output (the default); "
-                                     "a FIFO or device is written into, never replaced"),
+                                     "a FIFO or device is written into, never replaced; an existing file "
+                                     "only if decluster wrote it (see --overwrite)"),
         ("plot", command_plot, "folder for the PNG files (default: decluster-plots)"),
     ):
         sub = commands.add_parser(name, parents=[common], help=handler.__doc__, description=handler.__doc__)
@@ -553,6 +647,8 @@ def _add_model_parsers(commands, common) -> None:
         sub.add_argument("--device", default="auto", help="torch device for the model (default: auto)")
         if name == "predict":
             sub.add_argument("--proba", action="store_true", help="add the soft assignments q_j as columns")
+            sub.add_argument("--overwrite", action="store_true",
+                             help="replace an --out file that decluster did not write (or that changed since)")
         else:
             _add_plot_points(sub)
             _add_overwrite(sub)
@@ -563,7 +659,9 @@ def _add_evaluate_parser(commands, common) -> None:
     sub = commands.add_parser("evaluate", parents=[common], help=command_evaluate.__doc__,
                               description=command_evaluate.__doc__)
     sub.add_argument("--labels", type=Path, required=True, metavar="FILE",
-                     help="cluster labels: a labels.csv from fit/predict, or a 1-D .npy")
+                     help="cluster labels: a labels.csv from fit/predict, or a 1-D .npy; the rows of a "
+                          ".csv/.tsv with an 'index' column (--truth too) are put in its order, which "
+                          "must hold 0..n-1 once each")
     sub.add_argument("--labels-column", metavar="COLUMN",
                      help="column of --labels holding the clusters (default: 'cluster', or the only column)")
     truth = sub.add_mutually_exclusive_group(required=True)
@@ -637,6 +735,13 @@ def _interrupted_message(args: argparse.Namespace, argv: list[str], stop: _Signa
     return message
 
 
+def _discard_standard_output() -> None:
+    """Point standard output at the null device, so that flushing it at exit raises nothing."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 on success, 1 on error, 2 on bad usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -656,6 +761,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("decluster: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of standard output left (``decluster predict ... | head``)
+        _discard_standard_output()
+        return 128 + getattr(signal, "SIGPIPE", 13)
     except Exception as error:  # the command line reports every failure as one line
         if args.debug:
             raise

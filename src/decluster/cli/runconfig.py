@@ -12,6 +12,7 @@ from typing import Any
 from decluster.estimators.dec import DEC
 from decluster.estimators.idec import IDEC
 from decluster.estimators.n2d import N2D
+from decluster.io.files import read_regular_file
 
 try:
     import tomllib
@@ -35,6 +36,13 @@ ESTIMATORS = {"dec": DEC, "idec": IDEC, "n2d": N2D}
 """The clustering methods of ``--method``, by name."""
 RUN_OPTIONS: dict[str, tuple[str, ...]] = {"scale": SCALE_CHOICES, "method": tuple(ESTIMATORS)}
 """Settings of a run that are not DEC parameters, with their accepted values (the first is the default)."""
+PATH_OPTIONS = ("autoencoder_from",)
+"""Settings of a run that name a file or folder (``autoencoder_from = "run/model"``)."""
+
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest configuration file read (1 MiB); one of decluster's is under a kilobyte."""
+MAX_CONFIG_LIST = 100
+"""Most entries of a list in a configuration file (``hidden_dims``, ``image_shape``...)."""
 
 
 def estimator_defaults(estimator: type | None = None) -> dict[str, Any]:
@@ -105,35 +113,92 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     """DEC parameters and run options from a TOML file of ``name = value`` lines.
 
     Parameter names are as in the Python API; the run options are those of ``RUN_OPTIONS``
-    (``scale = "standard"``).
+    (``scale = "standard"``) and ``PATH_OPTIONS`` (``autoencoder_from = "run/model"``). The file
+    must be a regular file of at most :data:`MAX_CONFIG_BYTES` bytes, its lists at most
+    :data:`MAX_CONFIG_LIST` long; each value is checked as the Python API checks it.
 
     Raises
     ------
     ValueError
-        If the file cannot be read or parsed, names an unknown parameter or gives an option a
-        value it does not accept.
+        Naming the file (and the field): it cannot be read or parsed, is too large, names an
+        unknown parameter or gives a field a value it does not accept.
     """
     path = Path(path)
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read the configuration ({error.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a valid TOML file ({error})") from None
-    known = [*estimator_defaults(), *RUN_OPTIONS]
+        text = read_regular_file(os.path.realpath(path), limit=MAX_CONFIG_BYTES).decode("utf-8")
+        values = tomllib.loads(text)
+    except ValueError as error:
+        if isinstance(error, (tomllib.TOMLDecodeError, UnicodeDecodeError)):
+            raise ValueError(f"{path}: not a valid TOML file ({' '.join(str(error).split())})") from None
+        raise ValueError(f"{error} (--config)") from None
+    known = [*estimator_defaults(), *RUN_OPTIONS, *PATH_OPTIONS]
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"{path}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(known)}")
-    for name, choices in RUN_OPTIONS.items():
-        if name in values and values[name] not in choices:
-            raise ValueError(f"{path}: {name} must be one of {', '.join(choices)}, got {values[name]!r:.40}")
-    return {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
+    return {name: _checked_config_value(path, name, value) for name, value in values.items()}
+
+
+def _checked_config_value(path: Path, name: str, value: Any) -> Any:
+    """A configuration value of the kind its flag takes, and accepted by the methods' own checks.
+
+    Raises
+    ------
+    ValueError
+        ``"<path>: <name> ..."``, saying what the field takes.
+    """
+    if name in RUN_OPTIONS:
+        if value not in RUN_OPTIONS[name]:
+            raise ValueError(f"{path}: {name} must be one of {', '.join(RUN_OPTIONS[name])}, got {value!r:.40}")
+        return value
+    if name in PATH_OPTIONS:
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{path}: {name} must be the path of a model folder, as a string, got {value!r:.40}")
+        return value
+    if isinstance(value, list):
+        if len(value) > MAX_CONFIG_LIST:
+            raise ValueError(f"{path}: {name} holds {len(value)} values, more than the {MAX_CONFIG_LIST} accepted")
+        value = tuple(value)
+    expected = _expected_kind(name)
+    if expected is not None and not _is_kind(value, expected):
+        raise ValueError(f"{path}: {name} must be {_KIND_TEXT[expected]}, got {value!r:.60}")
+    check = next(cls._parameter_checks[name] for cls in ESTIMATORS.values() if name in cls._parameter_checks)
+    try:
+        check(value, name)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {' '.join(str(error).split())}") from None
+    return value
+
+
+_KIND_TEXT = {"ints": "a list of integers, e.g. [500, 500, 2000]", "int": "an integer", "bool": "true or false",
+              "auto_or_int": '"auto" or an integer', "float": "a number", "str": "a string"}
+
+
+def _expected_kind(name: str) -> str | None:
+    """What the flag of parameter ``name`` takes, as a key of ``_KIND_TEXT`` (None: anything)."""
+    default = estimator_defaults()[name]
+    if isinstance(default, tuple) or name in _SEQUENCE_PARAMETERS:
+        return "ints"
+    if isinstance(default, bool):
+        return "bool"
+    if default is None:
+        return "int"
+    if name in _AUTO_OR_INT_PARAMETERS:
+        return "auto_or_int"
+    return {int: "int", float: "float", str: "str"}.get(type(default))
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    return {"ints": lambda v: isinstance(v, tuple) and all(is_int(item) for item in v),
+            "int": is_int, "bool": lambda v: isinstance(v, bool),
+            "auto_or_int": lambda v: v == "auto" or is_int(v),
+            "float": lambda v: isinstance(v, float) or is_int(v), "str": lambda v: isinstance(v, str)}[kind](value)
 
 
 def explicit_parameters(namespace: argparse.Namespace) -> dict[str, Any]:
     """The DEC parameters a user set: ``--config`` values, overridden by explicit flags."""
     explicit = read_config(namespace.config) if getattr(namespace, "config", None) else {}
-    explicit = {name: value for name, value in explicit.items() if name not in RUN_OPTIONS}
+    explicit = {name: value for name, value in explicit.items() if name not in (*RUN_OPTIONS, *PATH_OPTIONS)}
     explicit.update({name: getattr(namespace, name) for name in estimator_defaults() if hasattr(namespace, name)})
     for name in ("hidden_dims", *_SEQUENCE_PARAMETERS):
         if name in explicit:
@@ -151,6 +216,15 @@ def run_options(namespace: argparse.Namespace) -> dict[str, str]:
     return options
 
 
+def autoencoder_source(namespace: argparse.Namespace) -> Path | None:
+    """The model folder whose autoencoder the run reuses: ``--autoencoder-from``, else the
+    ``--config`` value, else None."""
+    if getattr(namespace, "autoencoder_from", None) is not None:
+        return namespace.autoencoder_from
+    config = read_config(namespace.config) if getattr(namespace, "config", None) else {}
+    return Path(config["autoencoder_from"]) if "autoencoder_from" in config else None
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -161,7 +235,7 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def config_text(parameters: dict[str, Any], options: dict[str, str] | None = None) -> str:
+def config_text(parameters: dict[str, Any], options: dict[str, Any] | None = None) -> str:
     """The parameters (and run options) as TOML that :func:`read_config` reads back.
 
     ``None`` values are omitted.

@@ -46,6 +46,7 @@ from decluster.nn import architectures
 from decluster.nn.conv_autoencoder import CONV_CHANNELS
 from decluster.training.checkpoint import FitSession
 from decluster.training.device import PRECISIONS, resolve_device, resolve_precision
+from decluster.training.memory import MemoryEstimate, available_memory, check_fit_memory, estimate_fit_memory
 from decluster.training.pretraining import pretrain_autoencoder, stages_of
 from decluster.training.settings import (
     AUTO_FINETUNE_EPOCHS,
@@ -303,6 +304,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_fit_inputs(params, X)
         device = resolve_device(self.device)
         precision = resolve_precision(params["precision"], device)
+        check_fit_memory(self._memory_estimate(params, X, device), available_memory(device), params)
         world = join_launched_world(device)
         augmentation = self._augmentation(params, X.shape[1])
         settings = replace(self._pretrain_settings(params, precision, X.shape[0], augmentation), world=world)
@@ -318,8 +320,23 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
                         last_seed)
 
     def _check_fit_inputs(self, params: dict[str, Any], X: np.ndarray | NpyRows) -> None:
-        """Raise ``ValueError`` if ``X`` cannot be fitted with these parameters."""
+        """Raise ``ValueError`` if ``X`` cannot be fitted with these parameters (too few rows for
+        ``n_clusters``, or an ``image_shape`` that does not hold a row's values)."""
         self._check_n_clusters(params, X.shape[0])
+        if params["image_shape"] is not None:
+            image_shape_of(params["image_shape"], X.shape[1])
+
+    def _memory_estimate(self, params: dict[str, Any], X: np.ndarray | NpyRows,
+                         device: torch.device) -> MemoryEstimate:
+        """The least memory the fit holds (:func:`~decluster.training.memory.estimate_fit_memory`),
+        from the parameters and the shape of ``X``, before the network exists."""
+        given = params["autoencoder"]
+        config = (architectures.check_config(given.config()) if given is not None
+                  else self._architecture_config(params, X.shape[1]))
+        k = params["n_clusters"] if params["n_clusters"] != "auto" else params["n_clusters_range"][1]
+        batch_size = min(max(params.get("batch_size", 1), params["pretrain_batch_size"]), X.shape[0])
+        on_device = device.type != "cpu" and not isinstance(X, NpyRows)
+        return estimate_fit_memory(config, X.shape[0], k, batch_size, data_on_device=on_device)
 
     def _seeds(self, count: int) -> list[int]:
         """``count`` seeds drawn from ``random_state`` (weights, training, k-means or manifold)."""

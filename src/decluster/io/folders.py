@@ -112,6 +112,42 @@ def check_output_folder(folder: str | os.PathLike, names: Sequence[str], *, over
                                  f"(or changed since); {hint}")
 
 
+def check_output_file(path: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Refuse to replace a regular file at ``path`` that decluster did not write there.
+
+    A missing file, a FIFO or a device (written into, never replaced) passes; so does a regular
+    file recorded unchanged in its folder's manifest (see :func:`record_output_file`), or any
+    with ``overwrite``. A link is judged by the file it leads to, which is what gets replaced.
+
+    Raises
+    ------
+    ForeignFolderError
+        Naming the file, unless ``overwrite``.
+    IsADirectoryError
+        If ``path`` is a folder.
+    """
+    real = Path(os.path.realpath(path))
+    if not real.exists() or overwrite:
+        return
+    if real.is_dir():
+        raise IsADirectoryError(21, f"{path} is a folder; give a file name")
+    if not real.is_file():
+        return
+    recorded = _recorded_outputs(real.parent) or {}
+    if recorded.get(real.name) != _digest_of(real):
+        raise ForeignFolderError(f"{path}: exists and was not written by decluster (or changed since); choose "
+                                 "another file, or pass --overwrite to replace it")
+
+
+def record_output_file(path: str | os.PathLike) -> None:
+    """Record the regular file decluster has just written at ``path`` in its folder's manifest,
+    unless that folder holds a ``manifest.json`` of someone else's (which is never replaced)."""
+    real = Path(os.path.realpath(path))
+    manifest = real.parent / MANIFEST_FILE
+    if real.is_file() and (not os.path.lexists(manifest) or _recorded_outputs(real.parent) is not None):
+        record_files(real.parent, [real.name])
+
+
 def record_files(folder: str | os.PathLike, names: Sequence[str]) -> None:
     """Record in ``folder``'s manifest the files ``names`` that decluster has just written there."""
     folder = Path(folder)
