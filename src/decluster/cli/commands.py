@@ -328,6 +328,7 @@ def command_fit(args: argparse.Namespace) -> int:
         _check_fit_outputs(args, checkpoint_dir, estimator)
     X, y, source, spec = load_fit_input(args, options["scale"])
     options["scale"] = spec.scaling.kind
+    y = _class_labels(y, source)
     if y is not None and "n_clusters" not in explicit_parameters(args):
         parameters["n_clusters"] = int(np.unique(y).size)
     parameters["image_shape"] = _image_shape(args, parameters.get("image_shape"))
@@ -356,6 +357,19 @@ def command_fit(args: argparse.Namespace) -> int:
         record_files(out, [*files, *(picture.name for picture in pictures)])
     _print_fit_summary(metrics, out, pictures)
     return 0
+
+
+def _class_labels(y: np.ndarray | None, source: str) -> np.ndarray | None:
+    """``y``, or None with a warning when the labels look continuous (nearly one class per row):
+    such labels neither choose ``n_clusters`` nor are scored."""
+    from decluster.data.datasets import labels_look_continuous
+
+    if y is None or not labels_look_continuous(y):
+        return y
+    warnings.warn(f"the labels of {source} look continuous ({np.unique(y).size} distinct values over {y.size} "
+                  "rows), not classes: they neither choose n_clusters nor are scored (give --n-clusters)",
+                  UserWarning, stacklevel=2)
+    return None
 
 
 def _image_shape(args: argparse.Namespace, given: Sequence[int] | None) -> tuple[int, ...] | None:

@@ -403,9 +403,17 @@ Row = tuple[int, list[str]]
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+(?:[eE][+-]?[0-9]+)?")
+_MISSING_MARKERS = frozenset({"na", "n/a", "null", "none"})  # missing values, among numeric labels
 _SNIFF_CHARS = 1 << 16  # characters read to choose the delimiter
 _SNIFF_LINES = 50
 _CHUNK_ELEMENTS = 1 << 22  # values checked at a time for finiteness
+
+INDEX_COLUMN = "index"
+"""The header name of the column of row numbers that ``load_labels(..., align_by_index=True)`` orders by."""
+
+CONTINUOUS_MIN_DISTINCT = 20
+"""The fewest distinct labels that :func:`labels_look_continuous` can call continuous."""
 
 
 def load_features(path: str | os.PathLike, *, label_column: str | int | None = None,
@@ -431,7 +439,9 @@ def load_features(path: str | os.PathLike, *, label_column: str | int | None = N
 
     Labels are kept as they are: integers (that fit int64) as int64, exactly; any others
     (e.g. strings, fractions) as int64 codes 0..k-1 of their sorted distinct values, so that
-    two distinct labels never share a code.
+    two distinct labels never share a code. A missing label raises, as :func:`load_labels`
+    describes (blank, NaN, or ``NA``-like among numbers); so does a ``label_column`` name that
+    names more than one column (other columns may share names).
 
     Parameters
     ----------
@@ -587,10 +597,13 @@ def _encode_labels(values: np.ndarray, source: str) -> np.ndarray:
         if np.all(values == np.trunc(values)) and np.all(np.abs(values) < 2.0**63):
             return values.astype(np.int64)
         return np.unique(values, return_inverse=True)[1].astype(np.int64).ravel()
-    if kind == "U":
-        return _encode_text_labels(values.tolist())
-    if kind == "S":
-        return _codes(values.tolist())
+    if kind in "US":
+        cells = values.tolist()
+        bad = next((row for row, cell in enumerate(cells) if _is_nan_text(cell)), None)
+        if bad is not None:
+            raise DatasetError(f"{source}: label {bad} (counted from 0) is {cells[bad]!r}, a missing label; "
+                               "labels must not be NaN")
+        return _encode_text_labels(cells) if kind == "U" else _codes(cells)
     raise DatasetError(f"{source}: labels of type {values.dtype} are not supported; "
                        "use integers or strings")
 
@@ -844,11 +857,18 @@ class _Layout:
                                f"line {self.first_line} has {self.n_columns}")
 
     def label(self, line: int, row: list[str], column: int) -> str:
-        """The label in ``row[column]``, which must not be blank."""
+        """The label in ``row[column]``, which must be neither blank nor a NaN."""
         cell = row[column].strip()
         if not cell:
             raise DatasetError(f"{self.path}: line {line}, column {self.column_name(column)}: blank label")
+        if _is_nan_text(cell):
+            raise self.missing_label(line, column, cell)
         return cell
+
+    def missing_label(self, line: int, column: int, cell: str) -> DatasetError:
+        """The error for a missing label (such as ``nan``) in ``column`` of ``line``."""
+        return DatasetError(f"{self.path}: line {line}, column {self.column_name(column)}: a missing label "
+                            f"({cell}); give every row a label or drop the row")
 
 
 def _label_index(path: Path, label_column: str | int | None, header: list[str] | None,
@@ -860,11 +880,21 @@ def _label_index(path: Path, label_column: str | int | None, header: list[str] |
         if header is None or label_column not in header:
             found = f"columns {', '.join(header)}" if header else "no header row"
             raise DatasetError(f"{path}: no column named {label_column!r} ({found})")
+        _refuse_ambiguous_name(path, header, label_column)
         return header.index(label_column)
     index = operator.index(label_column)
     if not -n_columns <= index < n_columns:
         raise DatasetError(f"{path}: label_column {index} out of range for {n_columns} columns")
     return index % n_columns
+
+
+def _refuse_ambiguous_name(path: Path, header: list[str], name: str) -> None:
+    """Raise if ``name`` is the name of more than one column of ``header``."""
+    columns = [str(column + 1) for column, cell in enumerate(header) if cell == name]
+    if len(columns) > 1:
+        raise DatasetError(f"{path}: the column name {name!r} occurs {len(columns)} times (columns "
+                           f"{', '.join(columns)}, counted from 1), so it does not say which one to use; "
+                           "rename the columns or give a 0-based column index")
 
 
 def _feature_header(header: str | bool, first_row: list[str], second: Row | None,
@@ -884,18 +914,62 @@ def _parse_row(layout: _Layout, line: int, row: list[str], columns: list[int]) -
         return [float(row[column]) for column in columns]
     except ValueError:
         column = next(column for column in columns if not _is_number(row[column]))
-        raise _not_a_number(layout, line, column, row[column]) from None
+        raise _not_a_number(layout, line, column, row) from None
 
 
-def _not_a_number(layout: _Layout, line: int, column: int, cell: str) -> DatasetError:
-    """The error for a cell that is not a number, suggesting a delimiter that the cell contains."""
-    other = next((mark for mark in DELIMITERS if mark != layout.delimiter and mark in cell), None)
-    hint = ""
-    if other is not None:
-        flag = "tab" if other == "\t" else shlex.quote(other)
-        hint = f" (if {other!r} separates the columns, pass --delimiter {flag}, or delimiter={other!r})"
+def _not_a_number(layout: _Layout, line: int, column: int, row: list[str]) -> DatasetError:
+    """The error for the cell ``row[column]``, which is not a number, with a hint of the likely cause."""
+    cell = row[column]
     return DatasetError(f"{layout.path}: line {line}, column {layout.column_name(column)}: "
-                        f"{cell!r} is not a number{hint}")
+                        f"{cell!r} is not a number{_number_hint(layout.delimiter, cell, row)}")
+
+
+def _number_hint(delimiter: str, cell: str, row: list[str]) -> str:
+    """Why ``cell`` of ``row`` (split at ``delimiter``) may not be a number: a decimal comma, or the
+    wrong delimiter; suggest another delimiter only if the cell holds a number joined by it."""
+    if _is_decimal_comma(cell.strip()):
+        return _decimal_comma_hint(delimiter)
+    other = next((mark for mark in DELIMITERS if mark != delimiter and mark in cell), None)
+    if other is None:
+        return ""
+    flag = "tab" if other == "\t" else shlex.quote(other)
+    if any(_is_decimal_comma(part.strip()) for part in delimiter.join(row).split(other)):
+        return _decimal_comma_hint(other, f"; the columns seem separated by {other!r}: pass --delimiter {flag}")
+    if any(_is_number(part) for part in cell.split(other)):
+        return f" (if {other!r} separates the columns, pass --delimiter {flag}, or delimiter={other!r})"
+    return ""
+
+
+def _is_decimal_comma(cell: str) -> bool:
+    """Whether ``cell`` is a number written with one decimal comma, such as ``1,5`` or ``-0,25e3``."""
+    return _DECIMAL_COMMA.fullmatch(cell) is not None
+
+
+def _decimal_comma_hint(separator: str, more: str = "") -> str:
+    """The hint for numbers with decimal commas in a table whose columns ``separator`` separates."""
+    convert = "pandas.read_csv(..., decimal=',') and to_csv"
+    if separator != ",":
+        convert = f"tr ',' '.', or {convert}"
+    return (" (decimal commas are not supported: the file needs dots as decimal separators; re-export it "
+            f"with dots, or convert it, e.g. with {convert}{more})")
+
+
+def _is_nan_text(cell: str | bytes) -> bool:
+    """Whether ``cell`` is a NaN as :func:`float` reads it (``nan``, ``-NaN``, ``+nan``...)."""
+    try:
+        return math.isnan(float(cell))
+    except (ValueError, TypeError):
+        return False
+
+
+def _refuse_missing_markers(layout: _Layout, lines: Sequence[int], labels: list[str], column: int) -> None:
+    """Raise at the first ``NA``, ``N/A``, ``NULL`` or ``None`` (any case) among labels that are
+    otherwise all numbers: a missing value, not a class."""
+    marked = [row for row, cell in enumerate(labels) if cell.lower() in _MISSING_MARKERS]
+    if not marked or len(marked) == len(labels):
+        return
+    if all(_is_number(cell) for cell in labels if cell.lower() not in _MISSING_MARKERS):
+        raise layout.missing_label(lines[marked[0]], column, labels[marked[0]])
 
 
 def _check_text_values(layout: _Layout, X: np.ndarray, lines: array.array, columns: list[int]) -> None:
@@ -929,20 +1003,32 @@ def _read_delimited(path: Path, label_column: str | int | None, header: str | bo
             labels.append(layout.label(line, row, label))
     X = np.frombuffer(values, dtype=np.float64).reshape(-1, len(columns))
     _check_text_values(layout, X, lines, columns)
-    return X.astype(np.float32), (None if label is None else _encode_text_labels(labels))
+    if label is None:
+        return X.astype(np.float32), None
+    _refuse_missing_markers(layout, lines, labels, label)
+    return X.astype(np.float32), _encode_text_labels(labels)
 
 
 def load_labels(path: str | os.PathLike, *, column: str | int | None = None,
                 preferred: Sequence[str] = (), header: str | bool = "auto",
-                delimiter: str | None = None) -> np.ndarray:
+                delimiter: str | None = None, align_by_index: bool = False) -> np.ndarray:
     """Load one column of labels from a 1-D ``.npy`` file or a ``.csv``/``.tsv`` table.
 
     Every row of a table needs a label: a blank label cell, or a blank line between rows
-    (which would shift every label below it), raises. Leading and trailing blank lines are
-    ignored. With ``header="auto"``, the first non-blank row is a header when it holds
-    ``column`` (a name) or one of the names in ``preferred``, or any of its cells is not a
-    number, or its cells are exactly ``0,1,...,n-1`` with n >= 2 and the next row is not. So
-    a single column of text labels is taken to start with a header unless ``header=False``.
+    (which would shift every label below it), raises. So does a missing label: a cell that
+    :func:`float` reads as NaN (``nan``, ``NaN``, ``-nan``...), and, in a column whose other
+    labels are all numbers, ``NA``, ``N/A``, ``NULL`` or ``None`` (any case; among text labels
+    these are classes like any other). Leading and trailing blank lines are ignored.
+
+    With ``header="auto"``, the first non-blank row is a header when it holds ``column`` (a
+    name) or one of the names in ``preferred``, or any of its cells is not a number, or its
+    cells are exactly ``0,1,...,n-1`` with n >= 2 and the next row is not. So a single column
+    of text labels is taken to start with a header unless ``header=False``.
+
+    With ``align_by_index``, a table whose header has a column named :data:`INDEX_COLUMN`
+    (``"index"``, as in the ``labels.csv`` that ``decluster fit`` and ``predict`` write) gives
+    its labels in the order of that column rather than of the rows: its cells must be the
+    integers 0..n-1 for n rows, each once, in any order.
 
     Parameters
     ----------
@@ -956,6 +1042,9 @@ def load_labels(path: str | os.PathLike, *, column: str | int | None = None,
         Text files: whether the first non-blank row is a header; ``"auto"`` decides as above.
     delimiter : str, optional
         Text files: the column separator; by default detected as :func:`load_features` does.
+    align_by_index : bool, default=False
+        Text files with a header: put the labels in the order of the column named ``"index"``,
+        if there is one (see above). Ignored for ``.npy`` files and tables without that column.
 
     Returns
     -------
@@ -966,7 +1055,9 @@ def load_labels(path: str | os.PathLike, *, column: str | int | None = None,
     Raises
     ------
     DatasetError
-        Naming the file (and for tables the line and column) on any problem.
+        Naming the file (and for tables the line and column) on any problem, including a
+        column name (``column``, the one of ``preferred`` chosen, or ``"index"``) that names
+        more than one column, and an index column that is not a permutation of 0..n-1.
     ValueError
         If ``header`` or ``delimiter`` is not an accepted value.
     """
@@ -977,7 +1068,7 @@ def load_labels(path: str | os.PathLike, *, column: str | int | None = None,
         return _encode_labels(_read_npy_vector(path), str(path))
     if path.suffix.lower() not in (".csv", ".tsv"):
         raise DatasetError(f"{path}: unsupported label file type {path.suffix!r}; use .npy, .csv or .tsv")
-    return _read_label_column(path, column, preferred, header, delimiter)
+    return _read_label_column(path, column, preferred, header, delimiter, align_by_index)
 
 
 def _read_npy_vector(path: Path) -> np.ndarray:
@@ -1006,7 +1097,8 @@ def _label_header(header: str | bool, first_row: list[str], second: Row | None,
 
 
 def _read_label_column(path: Path, column: str | int | None, preferred: Sequence[str],
-                       header: str | bool = "auto", delimiter: str | None = None) -> np.ndarray:
+                       header: str | bool = "auto", delimiter: str | None = None,
+                       align_by_index: bool = False) -> np.ndarray:
     table = _open_table(path, delimiter, refuse_gaps=True)
     first_line, first_row = table.first
     has_header = _label_header(header, first_row, table.second, column, preferred)
@@ -1017,10 +1109,80 @@ def _read_label_column(path: Path, column: str | int | None, preferred: Sequence
     if column is None and layout.n_columns != 1:
         raise DatasetError(f"{path}: has {layout.n_columns} columns; say which one holds the labels")
     index = _label_index(path, 0 if column is None else column, layout.names, layout.n_columns)
-    labels = []
+    order = _index_column(layout) if align_by_index else None
+    labels, lines, positions = [], [], []
     for line, row in table.body(has_header):
         layout.check_width(line, row)
         labels.append(layout.label(line, row, index))
+        lines.append(line)
+        if order is not None:
+            positions.append(row[order].strip())
     if not labels:
         raise DatasetError(f"{path}: no labels below the header")
-    return _encode_text_labels(labels)
+    _refuse_missing_markers(layout, lines, labels, index)
+    encoded = _encode_text_labels(labels)
+    return encoded if order is None else encoded[_index_order(layout, order, lines, positions)]
+
+
+def _index_column(layout: _Layout) -> int | None:
+    """0-based position of the column named :data:`INDEX_COLUMN`, or None."""
+    if layout.names is None or INDEX_COLUMN not in layout.names:
+        return None
+    return _label_index(layout.path, INDEX_COLUMN, layout.names, layout.n_columns)
+
+
+def _index_order(layout: _Layout, column: int, lines: list[int], cells: list[str]) -> np.ndarray:
+    """The rows in the order of their index ``cells``, which must be a permutation of 0..n-1."""
+    n = len(cells)
+    where = f"{layout.path}: line {{}}, column {layout.column_name(column)}"
+    rule = f"the index must hold each of 0..{n - 1} once (or drop the column to keep the row order)"
+    seen: dict[int, int] = {}
+    order = np.empty(n, dtype=np.int64)
+    for row, (line, cell) in enumerate(zip(lines, cells)):
+        if not cell:
+            raise DatasetError(f"{where.format(line)}: blank index")
+        value = _index_value(cell)
+        if value is None:
+            raise DatasetError(f"{where.format(line)}: {cell!r} is not an integer index")
+        if not 0 <= value < n:
+            missing = min(set(range(n)).difference(_index_value(other) for other in cells))
+            raise DatasetError(f"{where.format(line)}: index {cell} is outside 0..{n - 1} for {n} rows "
+                               f"(index {missing} is missing); {rule}")
+        if value in seen:
+            raise DatasetError(f"{where.format(line)}: index {cell} occurs twice (first on line "
+                               f"{seen[value]}); {rule}")
+        seen[value] = line
+        order[value] = row
+    return order
+
+
+def _index_value(cell: str) -> int | None:
+    """The integer in an index cell (-1 if it has too many digits to be a row number), or None."""
+    if not _INTEGER.fullmatch(cell):
+        return None
+    return int(cell) if len(cell) <= 20 else -1
+
+
+def labels_look_continuous(y: np.ndarray) -> bool:
+    """Whether labels look like a continuous quantity or row identifiers rather than classes.
+
+    The rule: at least :data:`CONTINUOUS_MIN_DISTINCT` (20) distinct values, and more distinct
+    values than half the number of labels (nearly one class per row). So 10 classes over 20
+    rows, or 20 over 40, are classes; 200 distinct values over 200 rows, or 21 over 40, look
+    continuous. Fewer than 20 distinct values never do, however few the rows.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The labels, of any type that can be compared for equality.
+
+    Returns
+    -------
+    bool
+    """
+    values = np.asarray(y).ravel()
+    try:
+        distinct = np.unique(values).size
+    except TypeError:  # an object array of values that cannot be sorted together
+        distinct = len(set(values.tolist()))
+    return bool(distinct >= CONTINUOUS_MIN_DISTINCT and 2 * distinct > values.size)
