@@ -220,13 +220,14 @@ def test_autoencoder_from_refuses_a_conflicting_network_flag(run, tmp_path, caps
 
 
 # ------------------------------------------------------------------ labels that are not classes
-def test_continuous_labels_warn_and_neither_choose_k_nor_score(tmp_path, capsys):
+def test_continuous_labels_warn_and_neither_choose_k_nor_score(tmp_path):
     rows = np.random.default_rng(2).random((200, 4))
     data = tmp_path / "table.csv"
     data.write_text("a,b,c,d,target\n" + "".join(",".join(f"{v:.6f}" for v in row) + f",{i * 0.37 + 0.1:.4f}\n"
                                                  for i, row in enumerate(rows)))
     flags = [flag for flag in TINY if flag not in ("--n-clusters", "3")]
-    assert main(["fit", "--data", str(data), "--label-column", "target", "--out", str(tmp_path / "o"), *flags]) == 0
-    assert "look continuous" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="look continuous"):
+        assert main(["fit", "--data", str(data), "--label-column", "target", "--out", str(tmp_path / "o"),
+                     *flags]) == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["n_clusters"] == 10 and "accuracy" not in metrics and metrics["n_features"] == 4
