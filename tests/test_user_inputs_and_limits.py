@@ -1,11 +1,13 @@
 """A user's file is never replaced, no input exhausts memory, every check comes before training,
 and messages name what is wrong (one case per fault a user found)."""
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,9 @@ import pytest
 from decluster import DEC
 from decluster.cli.commands import main
 from decluster.cli.runconfig import MAX_CONFIG_BYTES, MAX_CONFIG_LIST
+from decluster.data.datasets import DatasetError, load_features
 from decluster.nn import architectures
+from decluster.training import memory
 from decluster.training.memory import (
     InsufficientMemoryError,
     MemoryEstimate,
@@ -231,3 +235,27 @@ def test_continuous_labels_warn_and_neither_choose_k_nor_score(tmp_path):
                      *flags]) == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["n_clusters"] == 10 and "accuracy" not in metrics and metrics["n_features"] == 4
+
+
+def _header_only_npy(shape: tuple[int, ...]) -> bytes:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    return header.getvalue()
+
+
+def test_an_archive_that_unpacks_beyond_memory_is_refused_before_unpacking(tmp_path, monkeypatch):
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:  # 4 TB declared, a few bytes stored
+        archive.writestr("X.npy", _header_only_npy((10**7, 10**5)) + bytes(1000))
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("the archive was unpacked"))
+    with pytest.raises(DatasetError, match=r"bomb.npz: its arrays take 4,000,000,000,000 bytes"):
+        load_features(bomb)
+
+
+def test_a_label_column_split_off_an_npy_beyond_memory_is_refused(tmp_path, monkeypatch):
+    data = tmp_path / "big.npy"
+    np.save(data, np.zeros((100, 5), dtype=np.float32))
+    monkeypatch.setattr(memory, "host_memory_available", lambda: 1_000)  # 2,000 bytes would be copied
+    with pytest.raises(DatasetError, match=r"copies 2,000 bytes \(2 kB\) into memory, more than the 1,000 bytes \(1 kB\) free"):
+        load_features(data, label_column=0)
+    assert load_features(data)[0].shape == (100, 5)  # without a label column it stays on disk

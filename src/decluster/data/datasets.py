@@ -637,7 +637,21 @@ def _read_npy(path: Path, label_column: str | int | None) -> tuple[np.ndarray, n
         raise _load_error(path, error, ".npy array") from None
     _refuse_label_column_of_images(path, X, label_column)
     X = _check_features(path, X)
-    return (X, None) if label_column is None else _split_column(path, X, label_column)
+    if label_column is None:
+        return X, None
+    _check_copy_fits_in_memory(path, X)
+    return _split_column(path, X, label_column)
+
+
+def _check_copy_fits_in_memory(path: Path, X: np.ndarray) -> None:
+    """Raise before copying a memory-mapped array that exceeds the free memory into memory."""
+    from decluster.training.memory import format_bytes, host_memory_available
+
+    available = host_memory_available()
+    if available is not None and X.nbytes > available:
+        raise DatasetError(f"{path}: splitting off a label column copies {format_bytes(X.nbytes)} into memory, "
+                           f"more than the {format_bytes(available)} free; save the labels apart, as a .npy "
+                           "file given to evaluate, and the features alone, which are read from disk as needed")
 
 
 def _refuse_label_column_of_images(path: Path, X: np.ndarray, label_column: str | int | None) -> None:
@@ -688,10 +702,40 @@ def _npy_header_shape(stream) -> tuple[int, ...]:
     return read_header(stream)[0]
 
 
+def _npz_array_bytes(path: Path) -> int:
+    """Bytes the arrays of an archive take once loaded, from their headers (a compressed archive
+    may unpack to far more than its size on disk)."""
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                with archive.open(member) as stream:
+                    version = np.lib.format.read_magic(stream)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(stream)
+                total += math.prod(shape) * dtype.itemsize
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise _load_error(path, error, ".npz archive") from None
+    return total
+
+
+def _check_npz_fits_in_memory(path: Path) -> None:
+    """Raise before unpacking an archive whose arrays exceed the free memory."""
+    from decluster.training.memory import format_bytes, host_memory_available
+
+    needed, available = _npz_array_bytes(path), host_memory_available()
+    if available is not None and needed > available:
+        raise DatasetError(f"{path}: its arrays take {format_bytes(needed)} once unpacked, more than the "
+                           f"{format_bytes(available)} of memory free; save X as a .npy file, which is read "
+                           "from disk as needed")
+
+
 def _read_npz(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The array "X" (or the only one) and the optional labels "y" of an archive."""
     if _read_head(path, 4) not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise DatasetError(f"{path}: not a .npz file (not a zip archive)")
+    _check_npz_fits_in_memory(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

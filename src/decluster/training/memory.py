@@ -118,13 +118,9 @@ def _meminfo_available() -> int | None:
     return None
 
 
-def available_memory(device: torch.device) -> int | None:
-    """Bytes free for a fit on ``device``: a CUDA device's free memory, the CPU's available memory
-    (``MemAvailable`` on Linux, else the physical memory); None where it cannot be known (MPS)."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    if device.type != "cpu":
-        return None
+def host_memory_available() -> int | None:
+    """Bytes of main memory free for new allocations: ``MemAvailable`` on Linux, else the physical
+    memory, else None."""
     available = _meminfo_available()
     if available is not None:
         return available
@@ -132,6 +128,14 @@ def available_memory(device: torch.device) -> int | None:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for a fit on ``device``: a CUDA device's free memory, the CPU's
+    (:func:`host_memory_available`); None where it cannot be known (MPS)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return host_memory_available() if device.type == "cpu" else None
 
 
 def format_bytes(n_bytes: int) -> str:
