@@ -10,7 +10,7 @@ import torch
 
 from decluster import DEC, IDEC, N2D
 from decluster.data import streamed
-from decluster.data.batching import BatchCursor, ChunkLayout, WindowCursor, batch_cursor
+from decluster.data.batching import BatchCursor, ChunkLayout, WindowCursor, batch_cursor, map_in_batches
 from decluster.data.npy_rows import NpyRows
 from decluster.data.streamed import StreamedRows
 from decluster.distributed import World
@@ -192,20 +192,44 @@ def test_streamed_batches_and_blocks_equal_the_tensors_and_the_cache_stays_bound
 
 
 # ------------------------------------------------------------------ fits
+PRETRAINING_GAP = 0.10
+"""Largest relative gap between the pretrained embeddings of the same rows in memory and streamed.
+
+In memory the codes of the 64-wide layers are computed once for layer-wise pretraining; streamed,
+they are recomputed batch by batch: the same values to rounding, which end-to-end fine-tuning
+amplifies on some CPUs' kernels (up to 0.03 measured with other kernels selected through
+ATEN_CPU_CAPABILITY and MKL_CBWR; a real change of pretraining moves it by 0.18 or more). The
+clustering that follows is compared exactly, each path starting from the same autoencoder."""
+
+
+def _relative_gap(first: np.ndarray, second: np.ndarray) -> float:
+    return float(np.linalg.norm(first - second) / np.linalg.norm(second))
+
+
+def _assert_streamed_fit_equals_in_memory(estimator, params: dict, in_memory_X, streamed_X, X: np.ndarray):
+    """Pretraining to rounding (:data:`PRETRAINING_GAP`), then from one pretrained autoencoder the
+    same labels and centroids; returns the streamed fit from that autoencoder."""
+    in_memory = estimator(**params | {"max_iter": 1}).fit(in_memory_X)
+    streamed_fit = estimator(**params | {"max_iter": 1}).fit(streamed_X)
+    embeddings = [map_in_batches(model.autoencoder_.encoder, torch.from_numpy(X)).numpy()
+                  for model in (streamed_fit, in_memory)]
+    assert _relative_gap(*embeddings) < PRETRAINING_GAP
+    in_memory, streamed_fit = (estimator(**params, autoencoder=in_memory.autoencoder_).fit(data)
+                               for data in (in_memory_X, streamed_X))
+    assert np.array_equal(streamed_fit.labels_, in_memory.labels_)
+    assert np.allclose(streamed_fit.cluster_centers_, in_memory.cluster_centers_, atol=1e-4)
+    return streamed_fit
+
+
 @pytest.mark.parametrize("estimator", [DEC, IDEC])
 def test_a_memory_mapped_fit_gives_the_labels_of_the_fit_in_memory(estimator, digits_file, digits):
     X, y = digits
-    in_memory = estimator(**FAST_STREAM).fit(X)
-    mapped = estimator(**FAST_STREAM).fit(np.load(digits_file, mmap_mode="r"))
-    assert np.array_equal(mapped.labels_, in_memory.labels_)
-    # In memory the codes of the 64-wide layers are computed once for layer-wise pretraining;
-    # streamed, they are recomputed batch by batch: the same values to rounding.
-    assert np.allclose(mapped.cluster_centers_, in_memory.cluster_centers_, atol=1e-4)
+    mapped = _assert_streamed_fit_equals_in_memory(estimator, FAST_STREAM, X, np.load(digits_file, mmap_mode="r"), X)
     assert cluster_accuracy(y, mapped.labels_) > 0.6
     streamed_X = NpyRows.open(digits_file)
-    assert np.array_equal(in_memory.predict(streamed_X), in_memory.predict(X))
-    assert np.allclose(in_memory.predict_proba(streamed_X), in_memory.predict_proba(X))
-    assert np.allclose(in_memory.transform(streamed_X), in_memory.transform(X))
+    assert np.array_equal(mapped.predict(streamed_X), mapped.predict(X))
+    assert np.allclose(mapped.predict_proba(streamed_X), mapped.predict_proba(X))
+    assert np.allclose(mapped.transform(streamed_X), mapped.transform(X))
 
 
 def test_a_folder_of_scaled_uint8_shards_fits_as_the_same_images_in_memory(tmp_path, digits):
@@ -213,11 +237,10 @@ def test_a_folder_of_scaled_uint8_shards_fits_as_the_same_images_in_memory(tmp_p
     (tmp_path / "shards").mkdir()
     for number, piece in enumerate(np.array_split(images, 4)):
         np.save(tmp_path / "shards" / f"part-{number}.npy", piece.reshape(-1, 8, 8))
-    params = FAST_STREAM | {"max_iter": 40}
-    in_memory = DEC(**params).fit(images.astype(np.float32) / 255)
-    from_shards = DEC(**params).fit(NpyRows.open(tmp_path / "shards").scaled(0, 255))
+    X = images.astype(np.float32) / 255
+    from_shards = _assert_streamed_fit_equals_in_memory(DEC, FAST_STREAM | {"max_iter": 40}, X,
+                                                        NpyRows.open(tmp_path / "shards").scaled(0, 255), X)
     assert from_shards.n_features_in_ == 64
-    assert np.array_equal(from_shards.labels_, in_memory.labels_)
 
 
 def test_a_fit_of_many_windows_is_seeded_and_clusters(tmp_path, digits, monkeypatch):
@@ -246,7 +269,7 @@ def test_streamed_rows_are_checked_like_arrays(tmp_path, digits, fitted_dec):
 def test_n2d_embeds_streamed_rows_as_rows_in_memory(digits_file, digits):
     pytest.importorskip("umap")
     params = dict(n_clusters=10, random_state=0, hidden_dims=(128, 128), layer_epochs=2, finetune_epochs=15,
-                  pretrain_batch_size=32, device="cpu")
+                  pretrain_batch_size=32, device="cpu", precision="float32")
     model = N2D(**params).fit(np.load(digits_file, mmap_mode="r"))
     assert np.allclose(model.transform(NpyRows.open(digits_file)), model.transform(digits[0]))
     in_memory = N2D(**params).fit(digits[0])
@@ -274,7 +297,8 @@ def test_a_killed_memory_mapped_fit_resumes_to_the_same_labels(kill_and_resume, 
 # ------------------------------------------------------------------ command line and scaling
 CLI_FLAGS = ["--hidden-dims", "128", "128", "--layer-epochs", "3", "--finetune-epochs", "15", "--pretrain-batch-size",
              "32", "--n-init", "3", "--update-interval", "20", "--max-iter", "60", "--batch-size", "64",
-             "--device", "cpu", "--random-state", "0", "--n-clusters", "10", "--quiet", "--plot-points", "200"]
+             "--device", "cpu", "--precision", "float32", "--random-state", "0", "--n-clusters", "10", "--quiet",
+             "--plot-points", "200"]
 
 
 @pytest.mark.parametrize("kind", ["standard", "minmax", "global", "none"])
