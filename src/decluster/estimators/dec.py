@@ -163,7 +163,7 @@ class DEC(DeepClusteringEstimator):
         10 restarts clusters it. With ``augment`` on MNIST it kept apart the digits that k-means
         merged on some seeds (README, "Which image recipe"; on 8x8 images it did worse than
         N2D). It costs UMAP's time (about 1.5 minutes on 70,000 rows on a CPU) and needs
-        umap-learn (``pip install 'decluster[umap]'``).
+        umap-learn (a dependency of decluster).
     n_init : int, default=20
         Restarts of the k-means that initialises the centroids (``init="kmeans"``).
     update_interval : int, default=140

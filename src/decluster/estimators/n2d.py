@@ -43,7 +43,7 @@ class N2D(DeepClusteringEstimator):
     mixture of full covariances. New points are placed on the manifold from their nearest
     training points in the embedding (inverse-distance weights; a training point maps to its
     own coordinates), so a saved model needs no pickle. Needs umap-learn
-    (``pip install 'decluster[umap]'``).
+    (a dependency of decluster).
 
     Parameters
     ----------

@@ -17,8 +17,8 @@ from sklearn.neighbors import NearestNeighbors
 AUTO_COMPONENTS = 10
 """Manifold dimension of ``n_components=None`` with ``n_clusters="auto"``."""
 
-UMAP_INSTALL_HINT = ("N2D and init='manifold' need umap-learn: pip install 'decluster[umap]' "
-                     "(or pip install umap-learn)")
+UMAP_INSTALL_HINT = ("N2D and init='manifold' need umap-learn, a dependency of decluster that is "
+                     "missing here: pip install umap-learn")
 
 
 def umap_class() -> type:
