@@ -362,14 +362,10 @@ def command_fit(args: argparse.Namespace) -> int:
 def _class_labels(y: np.ndarray | None, source: str) -> np.ndarray | None:
     """``y``, or None with a warning when the labels look continuous (nearly one class per row):
     such labels neither choose ``n_clusters`` nor are scored."""
-    from decluster.data.datasets import labels_look_continuous
-
-    if y is None or not labels_look_continuous(y):
-        return y
-    warnings.warn(f"the labels of {source} look continuous ({np.unique(y).size} distinct values over {y.size} "
-                  "rows), not classes: they neither choose n_clusters nor are scored (give --n-clusters)",
-                  UserWarning, stacklevel=2)
-    return None
+    if y is not None and _warn_if_continuous(y, f"the labels of {source}", "not classes: they neither choose "
+                                             "n_clusters nor are scored (give --n-clusters)"):
+        return None
+    return y
 
 
 def _image_shape(args: argparse.Namespace, given: Sequence[int] | None) -> tuple[int, ...] | None:
@@ -519,14 +515,17 @@ def command_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_if_continuous(truth: np.ndarray, source: str) -> None:
-    """Warn when the true labels look like a continuous quantity or row ids rather than classes."""
+def _warn_if_continuous(labels: np.ndarray, what: str, consequence: str) -> bool:
+    """Warn, and return True, when ``labels`` look like a continuous quantity or row ids rather than
+    classes (:func:`~decluster.data.datasets.labels_look_continuous`); ``what`` names them and
+    ``consequence`` ends the warning."""
     from decluster.data.datasets import labels_look_continuous
 
-    if labels_look_continuous(truth):
-        warnings.warn(f"the true labels of {source} look continuous ({np.unique(truth).size} distinct values "
-                      f"over {truth.size} rows); ACC, NMI and ARI compare classes, so these scores mean "
-                      "little (is it the right column?)", UserWarning, stacklevel=2)
+    if not labels_look_continuous(labels):
+        return False
+    warnings.warn(f"{what} look continuous ({np.unique(labels).size} distinct values over {labels.size} rows); "
+                  f"{consequence}", UserWarning, stacklevel=3)
+    return True
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
@@ -539,7 +538,8 @@ def command_evaluate(args: argparse.Namespace) -> int:
     if args.truth is not None:
         truth = load_labels(args.truth, column=_label_column(args.truth_column), preferred=("label", "y"),
                             align_by_index=True, **options)
-        _warn_if_continuous(truth, str(args.truth))
+        _warn_if_continuous(truth, f"the true labels of {args.truth}", "ACC, NMI and ARI compare classes, so "
+                            "these scores mean little (is it the right column?)")
     else:
         _, truth = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download)
         if truth is None:

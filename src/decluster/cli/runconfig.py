@@ -95,18 +95,18 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
     for name, default in estimator_defaults().items():
         flag = "--" + name.replace("_", "-")
         text = f"{helps.get(name, '')} (default: {_default_text(name)})"
-        if isinstance(default, tuple) or name in _SEQUENCE_PARAMETERS:
+        kind = _expected_kind(name)
+        if kind == "ints":
             group.add_argument(flag, dest=name, type=int, nargs="+", default=argparse.SUPPRESS, help=text)
-        elif isinstance(default, bool):
+        elif kind == "bool":
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                help=text)
-        elif default is None:  # random_state, n_components: an integer when given
-            group.add_argument(flag, dest=name, type=int, default=argparse.SUPPRESS, help=text)
-        elif name in _AUTO_OR_INT_PARAMETERS:
+        elif kind == "auto_or_int":
             group.add_argument(flag, dest=name, type=_auto_or_int, default=argparse.SUPPRESS, help=text)
-        else:
+        else:  # random_state, n_components (default None): an integer when given
             flags = (flag, *_ALIASES.get(name, ()))
-            group.add_argument(*flags, dest=name, type=type(default), default=argparse.SUPPRESS, help=text)
+            group.add_argument(*flags, dest=name, type=int if default is None else type(default),
+                               default=argparse.SUPPRESS, help=text)
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -174,7 +174,8 @@ _KIND_TEXT = {"ints": "a list of integers, e.g. [500, 500, 2000]", "int": "an in
 
 
 def _expected_kind(name: str) -> str | None:
-    """What the flag of parameter ``name`` takes, as a key of ``_KIND_TEXT`` (None: anything)."""
+    """What the flag of parameter ``name`` takes, and so its configuration value, as a key of
+    ``_KIND_TEXT`` (None: anything)."""
     default = estimator_defaults()[name]
     if isinstance(default, tuple) or name in _SEQUENCE_PARAMETERS:
         return "ints"

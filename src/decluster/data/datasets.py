@@ -639,19 +639,21 @@ def _read_npy(path: Path, label_column: str | int | None) -> tuple[np.ndarray, n
     X = _check_features(path, X)
     if label_column is None:
         return X, None
-    _check_copy_fits_in_memory(path, X)
+    _check_fits_in_memory(path, X.nbytes, "splitting off a label column copies {} into memory",
+                          "save the labels apart, as a .npy file given to evaluate, and the features alone, "
+                          "which are read from disk as needed")
     return _split_column(path, X, label_column)
 
 
-def _check_copy_fits_in_memory(path: Path, X: np.ndarray) -> None:
-    """Raise before copying a memory-mapped array that exceeds the free memory into memory."""
+def _check_fits_in_memory(path: Path, n_bytes: int, needs: str, advice: str) -> None:
+    """Raise before allocating ``n_bytes`` for ``path`` when they exceed the free memory; ``needs``
+    says what takes them (``{}`` stands for the bytes), ``advice`` what to do instead."""
     from decluster.training.memory import format_bytes, host_memory_available
 
     available = host_memory_available()
-    if available is not None and X.nbytes > available:
-        raise DatasetError(f"{path}: splitting off a label column copies {format_bytes(X.nbytes)} into memory, "
-                           f"more than the {format_bytes(available)} free; save the labels apart, as a .npy "
-                           "file given to evaluate, and the features alone, which are read from disk as needed")
+    if available is not None and n_bytes > available:
+        raise DatasetError(f"{path}: {needs.format(format_bytes(n_bytes))}, more than the "
+                           f"{format_bytes(available)} free; {advice}")
 
 
 def _refuse_label_column_of_images(path: Path, X: np.ndarray, label_column: str | int | None) -> None:
@@ -720,22 +722,12 @@ def _npz_array_bytes(path: Path) -> int:
     return total
 
 
-def _check_npz_fits_in_memory(path: Path) -> None:
-    """Raise before unpacking an archive whose arrays exceed the free memory."""
-    from decluster.training.memory import format_bytes, host_memory_available
-
-    needed, available = _npz_array_bytes(path), host_memory_available()
-    if available is not None and needed > available:
-        raise DatasetError(f"{path}: its arrays take {format_bytes(needed)} once unpacked, more than the "
-                           f"{format_bytes(available)} of memory free; save X as a .npy file, which is read "
-                           "from disk as needed")
-
-
 def _read_npz(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The array "X" (or the only one) and the optional labels "y" of an archive."""
     if _read_head(path, 4) not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise DatasetError(f"{path}: not a .npz file (not a zip archive)")
-    _check_npz_fits_in_memory(path)
+    _check_fits_in_memory(path, _npz_array_bytes(path), "its arrays take {} once unpacked",
+                          "save X as a .npy file, which is read from disk as needed")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
