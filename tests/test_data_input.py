@@ -13,21 +13,9 @@ from decluster import plotting
 from decluster.cli.commands import _configure_logging, build_parser, load_input, main
 from decluster.data.datasets import DatasetError, load_features, load_labels
 from decluster.metrics import evaluate
+from cli_helpers import one_line_error, write_lines
 
 BIG_IDS = [2**53, 2**53 + 1, 2**53 + 2, 2**53 + 3]  # 9007199254740992 ... 995
-
-
-def _write(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _error(capsys, argv: list[str]) -> str:
-    """The one-line error of a command that must fail with status 1."""
-    assert main(argv) == 1
-    error = capsys.readouterr().err
-    assert error.startswith(f"decluster {argv[0]}: error: ") and error.count("\n") == 1, error
-    return error
 
 
 # ----------------------------------------------------------------------------- headers (10)
@@ -50,17 +38,17 @@ def test_numeric_pandas_header_is_not_a_data_row(tmp_path):
 
 
 def test_header_that_names_the_label_column(tmp_path):
-    path = _write(tmp_path / "data.csv", ["10,20,label", "0.5,0.25,3", "1.5,2.5,4"])
+    path = write_lines(tmp_path / "data.csv", ["10,20,label", "0.5,0.25,3", "1.5,2.5,4"])
     X, y = load_features(path, label_column="label")
     np.testing.assert_array_equal(X, [[0.5, 0.25], [1.5, 2.5]])
     np.testing.assert_array_equal(y, [3, 4])
 
 
 def test_header_option_overrides_the_guess(tmp_path):
-    path = _write(tmp_path / "data.csv", ["1,2", "3,4"])
+    path = write_lines(tmp_path / "data.csv", ["1,2", "3,4"])
     np.testing.assert_array_equal(load_features(path)[0], [[1, 2], [3, 4]])
     np.testing.assert_array_equal(load_features(path, header=True)[0], [[3, 4]])
-    named = _write(tmp_path / "named.csv", ["a,b", "3,4"])
+    named = write_lines(tmp_path / "named.csv", ["a,b", "3,4"])
     with pytest.raises(DatasetError, match="named.csv: line 1, column 1: 'a' is not a number"):
         load_features(named, header=False)
     with pytest.raises(ValueError, match="header must be"):
@@ -68,18 +56,18 @@ def test_header_option_overrides_the_guess(tmp_path):
 
 
 def test_label_file_header_option(tmp_path):
-    path = _write(tmp_path / "y.csv", ["0", "3", "1"])
+    path = write_lines(tmp_path / "y.csv", ["0", "3", "1"])
     np.testing.assert_array_equal(load_labels(path), [0, 3, 1])
     np.testing.assert_array_equal(load_labels(path, header=True), [3, 1])
-    words = _write(tmp_path / "words.csv", ["cat", "dog", "cat"])
+    words = write_lines(tmp_path / "words.csv", ["cat", "dog", "cat"])
     np.testing.assert_array_equal(load_labels(words, header=False), [0, 1, 0])
-    indexed = _write(tmp_path / "two.csv", ["0,1", "5,7", "6,8"])
+    indexed = write_lines(tmp_path / "two.csv", ["0,1", "5,7", "6,8"])
     np.testing.assert_array_equal(load_labels(indexed, column=1), [7, 8])
 
 
 @pytest.mark.parametrize("command", ["fit", "predict", "plot"])
 def test_header_and_delimiter_flags_reach_the_reader(tmp_path, command):
-    path = _write(tmp_path / "data.csv", ["1;2", "3;4", "5;6"])
+    path = write_lines(tmp_path / "data.csv", ["1;2", "3;4", "5;6"])
     model = [] if command == "fit" else ["--model", str(tmp_path / "model")]
     args = build_parser().parse_args([command, *model, "--data", str(path), "--header", "yes",
                                       "--delimiter", ";"])
@@ -90,40 +78,40 @@ def test_header_and_delimiter_flags_reach_the_reader(tmp_path, command):
 
 
 def test_evaluate_header_flag(capsys, tmp_path):
-    predicted = _write(tmp_path / "predicted.csv", ["1", "1", "1", "0"])
-    truth = _write(tmp_path / "truth.csv", ["0", "1", "1", "0"])
+    predicted = write_lines(tmp_path / "predicted.csv", ["1", "1", "1", "0"])
+    truth = write_lines(tmp_path / "truth.csv", ["0", "1", "1", "0"])
     assert main(["evaluate", "--labels", str(predicted), "--truth", str(truth)]) == 0
     assert "ACC 0.7500" in capsys.readouterr().out
     assert main(["evaluate", "--labels", str(predicted), "--truth", str(truth), "--header", "yes"]) == 0
     assert "ACC 1.0000" in capsys.readouterr().out
-    semicolons = _write(tmp_path / "semicolons.csv", ["index;cluster", "0;1", "1;1", "2;1", "3;0"])
+    semicolons = write_lines(tmp_path / "semicolons.csv", ["index;cluster", "0;1", "1;1", "2;1", "3;0"])
     assert main(["evaluate", "--labels", str(semicolons), "--truth", str(truth), "--delimiter", ";"]) == 0
     assert "ACC 0.7500" in capsys.readouterr().out
 
 
 def test_evaluate_length_mismatch_by_one_suggests_the_header_flag(capsys, tmp_path):
-    predicted = _write(tmp_path / "predicted.csv", ["0", "1", "1"])
-    truth = _write(tmp_path / "truth.csv", ["0", "0", "1", "1"])
-    assert "--header" in _error(capsys, ["evaluate", "--labels", str(predicted), "--truth", str(truth)])
+    predicted = write_lines(tmp_path / "predicted.csv", ["0", "1", "1"])
+    truth = write_lines(tmp_path / "truth.csv", ["0", "0", "1", "1"])
+    assert "--header" in one_line_error(capsys, ["evaluate", "--labels", str(predicted), "--truth", str(truth)])
 
 
 # ----------------------------------------------------------------------------- exact labels (11)
 def test_big_integer_text_labels_stay_distinct_and_exact(tmp_path):
-    path = _write(tmp_path / "ids.csv", ["id", *map(str, BIG_IDS)])
+    path = write_lines(tmp_path / "ids.csv", ["id", *map(str, BIG_IDS)])
     labels = load_labels(path)
     assert labels.dtype == np.int64 and labels.tolist() == BIG_IDS
-    features = _write(tmp_path / "data.csv", ["a,id", *(f"0.5,{value}" for value in BIG_IDS)])
+    features = write_lines(tmp_path / "data.csv", ["a,id", *(f"0.5,{value}" for value in BIG_IDS)])
     assert load_features(features, label_column="id")[1].tolist() == BIG_IDS
 
 
 def test_labels_beyond_int64_become_distinct_codes(tmp_path):
     huge = [10**30 + 2, 10**30, -(10**30), 10**30]
-    path = _write(tmp_path / "huge.csv", ["label", *map(str, huge)])
+    path = write_lines(tmp_path / "huge.csv", ["label", *map(str, huge)])
     np.testing.assert_array_equal(load_labels(path), [2, 1, 0, 1])
 
 
 def test_mixed_text_labels_are_categories(tmp_path):
-    path = _write(tmp_path / "mixed.csv", ["label", "3", "3.0", "x", "3"])
+    path = write_lines(tmp_path / "mixed.csv", ["label", "3", "3.0", "x", "3"])
     assert np.unique(load_labels(path)).size == 3
 
 
@@ -150,11 +138,11 @@ def test_nan_array_label_is_an_error(tmp_path):
 def test_evaluate_keeps_big_ids_apart(capsys, tmp_path):
     truth_ids = np.repeat(BIG_IDS, 5)
     clusters = np.repeat([3, 0, 1, 2], 5)
-    predicted = _write(tmp_path / "labels.csv", ["index,cluster", *(f"{i},{c}" for i, c in enumerate(clusters))])
-    truth = _write(tmp_path / "truth.csv", ["label", *map(str, truth_ids)])
+    predicted = write_lines(tmp_path / "labels.csv", ["index,cluster", *(f"{i},{c}" for i, c in enumerate(clusters))])
+    truth = write_lines(tmp_path / "truth.csv", ["label", *map(str, truth_ids)])
     assert main(["evaluate", "--labels", str(predicted), "--truth", str(truth)]) == 0
     assert capsys.readouterr().out.startswith("ACC 1.0000")
-    huge = _write(tmp_path / "huge.csv", ["label", *(str(10**30 + value % 4) for value in range(20))])
+    huge = write_lines(tmp_path / "huge.csv", ["label", *(str(10**30 + value % 4) for value in range(20))])
     assert main(["evaluate", "--labels", str(predicted), "--truth", str(huge), "--json"]) == 0
     expected = evaluate(np.arange(20) % 4, clusters).accuracy
     assert f'"accuracy": {expected}' in capsys.readouterr().out
@@ -168,7 +156,7 @@ def test_evaluate_keeps_big_ids_apart(capsys, tmp_path):
     ("-inf", r"data.csv: line 3, column \"b\": -inf is infinite"),
 ])
 def test_values_not_finite_in_float32_name_line_and_column(tmp_path, cell, message):
-    path = _write(tmp_path / "data.csv", ["a,b", "1,2", f"3,{cell}"])
+    path = write_lines(tmp_path / "data.csv", ["a,b", "1,2", f"3,{cell}"])
     with pytest.raises(DatasetError, match=message):
         load_features(path)
 
@@ -182,33 +170,33 @@ def test_not_finite_array_value_names_row_and_column(tmp_path):
 
 
 def test_nan_cell_from_the_command_line(capsys, tmp_path):
-    path = _write(tmp_path / "data.csv", ["a,b", "1,2", "3,nan"])
-    error = _error(capsys, ["fit", "--data", str(path), "--out", str(tmp_path / "out")])
+    path = write_lines(tmp_path / "data.csv", ["a,b", "1,2", "3,nan"])
+    error = one_line_error(capsys, ["fit", "--data", str(path), "--out", str(tmp_path / "out")])
     assert "data.csv: line 3, column \"b\": NaN" in error
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
 def test_delimiter_is_detected(tmp_path, delimiter):
-    path = _write(tmp_path / "data.csv", [delimiter.join(["a", "b", "c"]), delimiter.join(["1", "2.5", "3"]),
+    path = write_lines(tmp_path / "data.csv", [delimiter.join(["a", "b", "c"]), delimiter.join(["1", "2.5", "3"]),
                                           delimiter.join(["4", "5", "6"])])
     X, _ = load_features(path)
     np.testing.assert_array_equal(X, [[1, 2.5, 3], [4, 5, 6]])
 
 
 def test_semicolons_with_decimal_commas_are_detected(tmp_path):
-    path = _write(tmp_path / "data.csv", ["x;y;label", "1.5;2;cat", "3;4.25;dog"])
+    path = write_lines(tmp_path / "data.csv", ["x;y;label", "1.5;2;cat", "3;4.25;dog"])
     X, y = load_features(path, label_column="label")
     np.testing.assert_array_equal(X, [[1.5, 2], [3, 4.25]])
     np.testing.assert_array_equal(y, [0, 1])
 
 
 def test_wrong_delimiter_error_suggests_the_right_one(tmp_path):
-    path = _write(tmp_path / "data.csv", ["1;2;3", "4;5;6"])
+    path = write_lines(tmp_path / "data.csv", ["1;2;3", "4;5;6"])
     with pytest.raises(DatasetError, match=r"line 1, column 1: '1;2;3' is not a number \(.*--delimiter ';'"):
         load_features(path, delimiter=",")
     args = build_parser().parse_args(["fit", "--data", str(path), "--delimiter", ";"])
     assert load_input(args)[0].shape == (2, 3)
-    tabs = _write(tmp_path / "tabs.csv", ["1\t2", "3\t4"])
+    tabs = write_lines(tmp_path / "tabs.csv", ["1\t2", "3\t4"])
     args = build_parser().parse_args(["fit", "--data", str(tabs), "--delimiter", "tab"])
     assert load_input(args)[0].shape == (2, 2)
 
@@ -222,26 +210,26 @@ def test_a_folder_is_called_a_folder(capsys, tmp_path):
     with pytest.raises(DatasetError, match="data.csv: is a folder"):
         load_labels(tmp_path / "data.csv")
     # the command line reads a folder as .npy shards, and says when it holds none
-    assert "inputs: holds no .npy files" in _error(capsys, ["fit", "--data", str(folder), "--out", str(tmp_path / "o")])
+    assert "inputs: holds no .npy files" in one_line_error(capsys, ["fit", "--data", str(folder), "--out", str(tmp_path / "o")])
 
 
 def test_blank_label_cell_names_line_and_column(tmp_path):
-    path = _write(tmp_path / "truth.csv", ["index,label", "0,1", "1,", "2,0"])
+    path = write_lines(tmp_path / "truth.csv", ["index,label", "0,1", "1,", "2,0"])
     with pytest.raises(DatasetError, match=r'truth.csv: line 3, column "label": blank label'):
         load_labels(path, preferred=("label",))
-    features = _write(tmp_path / "data.csv", ["a,label", "0.5,1", "0.5, "])
+    features = write_lines(tmp_path / "data.csv", ["a,label", "0.5,1", "0.5, "])
     with pytest.raises(DatasetError, match=r'data.csv: line 3, column "label": blank label'):
         load_features(features, label_column="label")
 
 
 def test_blank_line_between_labels_is_an_error(capsys, tmp_path):
-    truth = _write(tmp_path / "truth.csv", ["label", "1", "", "0", "1", "", ""])
+    truth = write_lines(tmp_path / "truth.csv", ["label", "1", "", "0", "1", "", ""])
     with pytest.raises(DatasetError, match="truth.csv: line 3 is blank"):
         load_labels(truth)
-    predicted = _write(tmp_path / "labels.csv", ["cluster", "1", "0", "1", "0"])
-    assert "truth.csv: line 3 is blank" in _error(capsys, ["evaluate", "--labels", str(predicted),
+    predicted = write_lines(tmp_path / "labels.csv", ["cluster", "1", "0", "1", "0"])
+    assert "truth.csv: line 3 is blank" in one_line_error(capsys, ["evaluate", "--labels", str(predicted),
                                                            "--truth", str(truth)])
-    trailing = _write(tmp_path / "trailing.csv", ["", "label", "1", "0", "", ""])
+    trailing = write_lines(tmp_path / "trailing.csv", ["", "label", "1", "0", "", ""])
     np.testing.assert_array_equal(load_labels(trailing), [1, 0])
 
 
@@ -256,7 +244,7 @@ def test_read_errors_name_the_file(tmp_path, monkeypatch, name, reader):
     elif path.suffix == ".npz":
         np.savez(path, X=np.zeros((2, 2)))
     else:
-        _write(path, ["1,2", "3,4"] if reader is load_features else ["1", "2"])
+        write_lines(path, ["1,2", "3,4"] if reader is load_features else ["1", "2"])
     real_open = builtins.open
 
     def failing_open(file, *args, **kwargs):

@@ -5,8 +5,6 @@ Every case here is invalid by construction. The API must answer with ``ValueErro
 ``decluster ...: error: ...`` line on standard error, a non-zero exit and no output files.
 """
 
-import contextlib
-import io
 import shutil
 import subprocess
 import sys
@@ -20,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from decluster import DEC
-from decluster.cli.commands import main
 from decluster.data.datasets import load_features, load_labels
+from cli_helpers import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy warns on NaN input first
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -165,17 +163,6 @@ def test_random_files_as_features_or_labels(suffix, payload):
             assert labels.ndim == 1 and labels.dtype == np.int64
 
 
-def run_cli(argv: list[str]) -> tuple[int, str]:
-    """Run ``decluster`` in this process; return its exit status and standard error."""
-    stderr, stdout = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
-        try:
-            status = main(argv)
-        except SystemExit as exit_:
-            status = exit_.code
-    return status, stderr.getvalue()
-
-
 def assert_one_line_error(status, stderr: str) -> None:
     assert status in (1, 2), stderr
     assert "Traceback" not in stderr
@@ -211,7 +198,7 @@ def test_cli_bad_flags(case):
     flag, value = case
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out"
-        status, stderr = run_cli(["fit", "--out", str(out), "--quiet", "--no-plots", flag, value])
+        status, _, stderr = run_cli(["fit", "--out", str(out), "--quiet", "--no-plots", flag, value])
         assert_one_line_error(status, stderr)
         assert not out.exists()
 
@@ -229,7 +216,7 @@ def test_cli_random_data_files(suffix, payload):
         else:
             if _valid_features(np.asarray(X)) and len(X) >= 10:
                 return  # a valid table: training on it is not this test's business
-        status, stderr = run_cli(["fit", "--data", str(data), "--out", str(out), "--quiet", "--no-plots"])
+        status, _, stderr = run_cli(["fit", "--data", str(data), "--out", str(out), "--quiet", "--no-plots"])
         assert_one_line_error(status, stderr)
         assert not out.exists()
 
@@ -244,7 +231,7 @@ def test_cli_corrupt_models(tiny_model, command, which, payload):
         np.save(data, SMALL_X)
         target = copy / "config.json" if which == "config.json" else next(copy.glob("weights-*"))
         target.write_bytes(payload)
-        status, stderr = run_cli([command, "--model", str(copy), "--data", str(data), "--out", str(out)])
+        status, _, stderr = run_cli([command, "--model", str(copy), "--data", str(data), "--out", str(out)])
         assert_one_line_error(status, stderr)
         assert not out.exists()
 
@@ -256,7 +243,7 @@ def test_cli_evaluate_random_label_files(payload, suffix):
         labels, truth = Path(scratch) / f"labels{suffix}", Path(scratch) / "truth.csv"
         labels.write_bytes(payload)
         truth.write_text("label\n" + "\n".join(["0", "1"] * 7))
-        status, stderr = run_cli(["evaluate", "--labels", str(labels), "--truth", str(truth)])
+        status, _, stderr = run_cli(["evaluate", "--labels", str(labels), "--truth", str(truth)])
         if status == 0:  # the payload happened to be 14 valid labels
             return
         assert_one_line_error(status, stderr)

@@ -1,8 +1,6 @@
 """Generated label files: ``evaluate`` aligns rows by their index column, refuses a bad index in
 one line, and a label column name that names several columns is refused, never guessed."""
 
-import contextlib
-import io
 import json
 import tempfile
 from pathlib import Path
@@ -12,25 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from decluster.cli.commands import main
 from decluster.data.datasets import DatasetError, load_features, load_labels
 from decluster.metrics import evaluate
+from cli_helpers import run_cli
 
 
 def fuzz(examples: int):
     return settings(max_examples=examples, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-def _run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """Run ``decluster`` in this process; return its exit status, standard output and standard error."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
-        try:
-            status = main(argv)
-        except SystemExit as exit_:
-            status = exit_.code
-    return status, stdout.getvalue(), stderr.getvalue()
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -69,7 +56,7 @@ def test_evaluate_scores_shuffled_rows_as_in_order(case, truth_indexed):
         truth_lines = (["index,label", *(f"{row},{truth[row]}" for row in truth_rows)] if truth_indexed
                        else ["label", *map(str, truth)])
         truth_file = _write(Path(scratch) / "truth.csv", truth_lines)
-        status, out, err = _run_cli(["evaluate", "--labels", str(labels), "--truth", str(truth_file), "--json"])
+        status, out, err = run_cli(["evaluate", "--labels", str(labels), "--truth", str(truth_file), "--json"])
         assert status == 0, err
         assert _same(json.loads(out), evaluate(np.array(truth), np.array(clusters)))
         aligned = load_labels(labels, preferred=("cluster",), align_by_index=True)
@@ -101,7 +88,7 @@ def test_evaluate_refuses_a_bad_index_in_one_line(case):
     with tempfile.TemporaryDirectory() as scratch:
         labels = _write(Path(scratch) / "labels.csv", _labels_lines(order, clusters, indices))
         truth_file = _write(Path(scratch) / "truth.csv", ["label", *map(str, truth)])
-        status, out, err = _run_cli(["evaluate", "--labels", str(labels), "--truth", str(truth_file), "--json"])
+        status, out, err = run_cli(["evaluate", "--labels", str(labels), "--truth", str(truth_file), "--json"])
         assert status == 1 and out == "", err
         assert err.startswith("decluster evaluate: error: ") and err.count("\n") == 1, err
         assert "labels.csv" in err and '"index"' in err, err

@@ -11,19 +11,7 @@ import pytest
 
 from decluster.cli.commands import main
 from decluster.data.datasets import DatasetError, labels_look_continuous, load_features, load_labels
-
-
-def _write(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _error(capsys, argv: list[str]) -> str:
-    """The one-line error of a command that must fail with status 1."""
-    assert main(argv) == 1
-    error = capsys.readouterr().err
-    assert error.startswith(f"decluster {argv[0]}: error: ") and error.count("\n") == 1, error
-    return error
+from cli_helpers import one_line_error, write_lines
 
 
 def _scores(capsys, argv: list[str]) -> dict:
@@ -37,11 +25,11 @@ TRUTH = [0, 0, 1, 1, 2, 2, 0, 1]
 
 def _labels_csv(path: Path, order: list[int], clusters: list[int]) -> Path:
     rows = [f"{index},{clusters[index]},0.9" for index in order]
-    return _write(path, ["index,cluster,confidence", *rows])
+    return write_lines(path, ["index,cluster,confidence", *rows])
 
 
 def test_evaluate_aligns_shuffled_labels_by_their_index(capsys, tmp_path):
-    truth = _write(tmp_path / "truth.csv", ["label", *map(str, TRUTH)])
+    truth = write_lines(tmp_path / "truth.csv", ["label", *map(str, TRUTH)])
     clusters = [(label + 1) % 3 for label in TRUTH]  # a relabelling: a perfect clustering
     shuffled = _labels_csv(tmp_path / "labels.csv", [5, 2, 7, 0, 3, 6, 1, 4], clusters)
     scores = _scores(capsys, ["evaluate", "--labels", str(shuffled), "--truth", str(truth)])
@@ -50,18 +38,18 @@ def test_evaluate_aligns_shuffled_labels_by_their_index(capsys, tmp_path):
 
 def test_evaluate_aligns_a_truth_file_with_an_index_column(capsys, tmp_path):
     order = [3, 0, 7, 1, 6, 2, 5, 4]
-    truth = _write(tmp_path / "truth.csv", ["index,label", *(f"{i},{TRUTH[i]}" for i in order)])
+    truth = write_lines(tmp_path / "truth.csv", ["index,label", *(f"{i},{TRUTH[i]}" for i in order)])
     labels = _labels_csv(tmp_path / "labels.csv", list(range(8)), TRUTH)
     scores = _scores(capsys, ["evaluate", "--labels", str(labels), "--truth", str(truth)])
     assert scores["accuracy"] == 1.0
 
 
 def test_load_labels_align_by_index(tmp_path):
-    path = _write(tmp_path / "labels.csv", ["index,cluster", "2,7", "0,5", "1,6"])
+    path = write_lines(tmp_path / "labels.csv", ["index,cluster", "2,7", "0,5", "1,6"])
     np.testing.assert_array_equal(load_labels(path, preferred=("cluster",)), [7, 5, 6])
     np.testing.assert_array_equal(load_labels(path, preferred=("cluster",), align_by_index=True), [5, 6, 7])
     np.testing.assert_array_equal(load_labels(path, column=1, align_by_index=True), [5, 6, 7])
-    no_index = _write(tmp_path / "plain.csv", ["id,cluster", "2,7", "0,5"])
+    no_index = write_lines(tmp_path / "plain.csv", ["id,cluster", "2,7", "0,5"])
     np.testing.assert_array_equal(load_labels(no_index, column="cluster", align_by_index=True), [7, 5])
 
 
@@ -74,23 +62,23 @@ def test_load_labels_align_by_index(tmp_path):
     (["0,1", ",1", "2,0"], r'labels.csv: line 3, column "index": blank index'),
 ])
 def test_bad_index_column_is_an_error_naming_the_file(capsys, tmp_path, rows, message):
-    labels = _write(tmp_path / "labels.csv", ["index,cluster", *rows])
+    labels = write_lines(tmp_path / "labels.csv", ["index,cluster", *rows])
     with pytest.raises(DatasetError, match=message):
         load_labels(labels, preferred=("cluster",), align_by_index=True)
-    truth = _write(tmp_path / "truth.csv", ["0", "1", "1"])
-    error = _error(capsys, ["evaluate", "--labels", str(labels), "--truth", str(truth)])
+    truth = write_lines(tmp_path / "truth.csv", ["0", "1", "1"])
+    error = one_line_error(capsys, ["evaluate", "--labels", str(labels), "--truth", str(truth)])
     assert "labels.csv" in error and "index" in error
 
 
 def test_duplicate_index_column_is_ambiguous(tmp_path):
-    path = _write(tmp_path / "labels.csv", ["index,index,cluster", "0,1,1", "1,0,1"])
+    path = write_lines(tmp_path / "labels.csv", ["index,index,cluster", "0,1,1", "1,0,1"])
     with pytest.raises(DatasetError, match=r"labels.csv: the column name 'index' occurs 2 times \(columns 1, 2"):
         load_labels(path, preferred=("cluster",), align_by_index=True)
 
 
 # ----------------------------------------------------------------------------- 2. duplicate names
 def test_duplicate_label_column_name_is_an_error(tmp_path):
-    path = _write(tmp_path / "data.csv", ["a,a,b,b,e,label", "1,2,3,4,5,0", "6,7,8,9,10,1"])
+    path = write_lines(tmp_path / "data.csv", ["a,a,b,b,e,label", "1,2,3,4,5,0", "6,7,8,9,10,1"])
     with pytest.raises(DatasetError, match=r"data.csv: the column name 'a' occurs 2 times \(columns 1, 2"):
         load_features(path, label_column="a")
     X, y = load_features(path, label_column="label")  # duplicates elsewhere are fine
@@ -101,7 +89,7 @@ def test_duplicate_label_column_name_is_an_error(tmp_path):
 
 
 def test_duplicate_label_names_in_label_files(tmp_path):
-    path = _write(tmp_path / "labels.csv", ["cluster,x,cluster", "0,1,1", "1,2,0"])
+    path = write_lines(tmp_path / "labels.csv", ["cluster,x,cluster", "0,1,1", "1,2,0"])
     with pytest.raises(DatasetError, match=r"labels.csv: the column name 'cluster' occurs 2 times \(columns 1, 3"):
         load_labels(path, preferred=("cluster",))
     with pytest.raises(DatasetError, match="'cluster' occurs 2 times"):
@@ -113,31 +101,31 @@ def test_duplicate_label_names_in_label_files(tmp_path):
 # ----------------------------------------------------------------------------- 3. missing labels
 @pytest.mark.parametrize("cell", ["nan", "NaN", "-nan", "+NAN", " nan "])
 def test_nan_label_is_an_error(capsys, tmp_path, cell):
-    truth = _write(tmp_path / "truth.csv", ["label", "0", cell, "1"])
+    truth = write_lines(tmp_path / "truth.csv", ["label", "0", cell, "1"])
     with pytest.raises(DatasetError, match=r'truth.csv: line 3, column "label": a missing label \(' + re.escape(cell.strip())):
         load_labels(truth, preferred=("label",))
-    predicted = _write(tmp_path / "predicted.csv", ["0", "1", "1"])
-    assert "missing label" in _error(capsys, ["evaluate", "--labels", str(predicted), "--truth", str(truth)])
-    data = _write(tmp_path / "data.csv", ["x,y", "1,0", f"2,{cell}", "3,1"])
+    predicted = write_lines(tmp_path / "predicted.csv", ["0", "1", "1"])
+    assert "missing label" in one_line_error(capsys, ["evaluate", "--labels", str(predicted), "--truth", str(truth)])
+    data = write_lines(tmp_path / "data.csv", ["x,y", "1,0", f"2,{cell}", "3,1"])
     with pytest.raises(DatasetError, match=r'data.csv: line 3, column "y": a missing label'):
         load_features(data, label_column="y")
-    bare = _write(tmp_path / "bare.csv", ["1,0", "3,1", f"2,{cell}"])
+    bare = write_lines(tmp_path / "bare.csv", ["1,0", "3,1", f"2,{cell}"])
     with pytest.raises(DatasetError, match=r"bare.csv: line 3, column 2: a missing label"):
         load_features(bare, label_column=1, header=False)
 
 
 @pytest.mark.parametrize("cell", ["NA", "n/a", "NULL", "None"])
 def test_missing_value_markers_among_numbers_are_errors(tmp_path, cell):
-    truth = _write(tmp_path / "truth.csv", ["label", "0", "1", cell, "1"])
+    truth = write_lines(tmp_path / "truth.csv", ["label", "0", "1", cell, "1"])
     with pytest.raises(DatasetError, match=rf'truth.csv: line 4, column "label": a missing label \({cell}\)'):
         load_labels(truth)
-    data = _write(tmp_path / "data.csv", ["x,y", "1,0", f"2,{cell}", "3,1"])
+    data = write_lines(tmp_path / "data.csv", ["x,y", "1,0", f"2,{cell}", "3,1"])
     with pytest.raises(DatasetError, match=r'line 3, column "y": a missing label'):
         load_features(data, label_column="y")
 
 
 def test_missing_value_markers_among_words_are_classes(tmp_path):
-    truth = _write(tmp_path / "truth.csv", ["region", "EU", "NA", "EU", "None"])
+    truth = write_lines(tmp_path / "truth.csv", ["region", "EU", "NA", "EU", "None"])
     np.testing.assert_array_equal(load_labels(truth), [0, 1, 0, 2])
 
 
@@ -167,13 +155,13 @@ def test_labels_look_continuous(y, expected):
 
 
 def test_evaluate_warns_of_continuous_truth(capsys, tmp_path, caplog):
-    truth = _write(tmp_path / "truth.csv", ["label", *(f"{0.5 + i}" for i in range(30))])
-    predicted = _write(tmp_path / "predicted.csv", [str(i % 3) for i in range(30)])
+    truth = write_lines(tmp_path / "truth.csv", ["label", *(f"{0.5 + i}" for i in range(30))])
+    predicted = write_lines(tmp_path / "predicted.csv", [str(i % 3) for i in range(30)])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert main(["evaluate", "--labels", str(predicted), "--truth", str(truth)]) == 0
     assert "look continuous" in capsys.readouterr().err + caplog.text + " ".join(str(w.message) for w in caught)
-    classes = _write(tmp_path / "classes.csv", ["label", *(str(i % 3) for i in range(30))])
+    classes = write_lines(tmp_path / "classes.csv", ["label", *(str(i % 3) for i in range(30))])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert main(["evaluate", "--labels", str(predicted), "--truth", str(classes)]) == 0
@@ -181,7 +169,7 @@ def test_evaluate_warns_of_continuous_truth(capsys, tmp_path, caplog):
 
 # ----------------------------------------------------------------------------- 5. decimal commas
 def test_semicolon_file_read_with_commas_suggests_semicolons(tmp_path):
-    path = _write(tmp_path / "data.csv", ["1;2;3", "4;5;6"])
+    path = write_lines(tmp_path / "data.csv", ["1;2;3", "4;5;6"])
     with pytest.raises(DatasetError, match=r"'1;2;3' is not a number \(if ';' separates the columns, "
                                            r"pass --delimiter ';'") as caught:
         load_features(path, delimiter=",")
@@ -197,7 +185,7 @@ def test_semicolon_file_read_with_commas_suggests_semicolons(tmp_path):
     (['"1,5",2', '"4,5",5'], {}),                               # quoted in a comma-separated file
 ])
 def test_decimal_comma_error_says_so(tmp_path, lines, options):
-    path = _write(tmp_path / "data.csv", lines)
+    path = write_lines(tmp_path / "data.csv", lines)
     with pytest.raises(DatasetError, match=r"data.csv: line 1, column \d+: .* is not a number "
                                            r"\(decimal commas are not supported") as caught:
         load_features(path, **options)
@@ -206,12 +194,12 @@ def test_decimal_comma_error_says_so(tmp_path, lines, options):
 
 
 def test_decimal_comma_with_wrong_delimiter_names_the_right_one(tmp_path):
-    path = _write(tmp_path / "data.csv", ["1,5;2,25;3,0", "4,5;5,0;6,75"])
+    path = write_lines(tmp_path / "data.csv", ["1,5;2,25;3,0", "4,5;5,0;6,75"])
     with pytest.raises(DatasetError, match=r"decimal commas .*--delimiter ';'"):
         load_features(path)
 
 
 def test_text_that_merely_contains_a_delimiter_gets_no_delimiter_hint(tmp_path):
-    path = _write(tmp_path / "data.csv", ["1,a;b", "2,3"])
+    path = write_lines(tmp_path / "data.csv", ["1,a;b", "2,3"])
     with pytest.raises(DatasetError, match=r"'a;b' is not a number$"):
         load_features(path, header=False)
