@@ -196,7 +196,7 @@ def test_clustering_divergence_names_the_iteration(digits_small, make_dec):
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
 def test_signal_writes_a_checkpoint_and_says_how_to_resume(tmp_path, number):
     out = tmp_path / "out"
-    flags = ["fit", "--out", str(out), "--quiet", "--no-plots", "--hidden-dims", "64", "64", "--layer-epochs", "20",
+    flags = ["fit", "--method", "dec", "--out", str(out), "--quiet", "--no-plots", "--hidden-dims", "64", "64", "--layer-epochs", "20",
              "--finetune-epochs", "20", "--n-init", "2", "--max-iter", "40", "--update-interval", "20",
              "--device", "cpu", "--random-state", "0"]
     process = subprocess.Popen([str(SCRIPT), *flags, "--checkpoint-interval", "0"], stderr=subprocess.PIPE, text=True)

@@ -36,7 +36,7 @@ def read_column(path: Path, column: str) -> list[str]:
 @pytest.fixture(scope="module")
 def fitted_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    result = run("fit", "--out", str(out), "--quiet", "--plot-points", "300", *FAST_FLAGS)
+    result = run("fit", "--method", "dec", "--out", str(out), "--quiet", "--plot-points", "300", *FAST_FLAGS)
     return out, result
 
 
@@ -57,7 +57,7 @@ def test_fit_on_digits_by_default_writes_everything(fitted_run):
 
 def test_saved_config_reruns_the_same_parameters(fitted_run):
     out, _ = fitted_run
-    args = build_parser().parse_args(["fit", "--config", str(out / "config.toml")])
+    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(out / "config.toml")])
     parameters = explicit_parameters(args)
     assert parameters["hidden_dims"] == (128, 128) and parameters["random_state"] == 0
     assert parameters["update_interval"] == 20
@@ -97,7 +97,7 @@ def test_datasets_lists_the_named_sets():
 
 
 def test_script_error_is_one_line_without_traceback(tmp_path):
-    result = run("fit", "--data", str(tmp_path / "absent.npy"), check=False)
+    result = run("fit", "--method", "dec", "--data", str(tmp_path / "absent.npy"), check=False)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "absent.npy" in result.stderr
@@ -119,13 +119,13 @@ def expect_error(capsys, argv: list[str], *fragments: str) -> str:
 
 
 def test_missing_file(capsys, tmp_path):
-    expect_error(capsys, ["fit", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")], "nope.csv")
+    expect_error(capsys, ["fit", "--method", "dec", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")], "nope.csv")
     assert not (tmp_path / "o").exists()
 
 
 def test_non_numeric_csv_cell(capsys, tmp_path):
     data = _write_csv(tmp_path / "bad.csv", [["a", "b"], [1, 2], [3, "x"]])
-    expect_error(capsys, ["fit", "--data", str(data), "--out", str(tmp_path / "o")], "bad.csv", "'x'")
+    expect_error(capsys, ["fit", "--method", "dec", "--data", str(data), "--out", str(tmp_path / "o")], "bad.csv", "'x'")
 
 
 def test_nan_in_data(capsys, tmp_path):
@@ -133,38 +133,38 @@ def test_nan_in_data(capsys, tmp_path):
     values = np.ones((20, 3))
     values[4, 1] = np.nan
     np.save(data, values)
-    expect_error(capsys, ["fit", "--data", str(data), "--out", str(tmp_path / "o")], "NaN")
+    expect_error(capsys, ["fit", "--method", "dec", "--data", str(data), "--out", str(tmp_path / "o")], "NaN")
     assert not (tmp_path / "o").exists()
 
 
 def test_more_clusters_than_samples(capsys, tmp_path):
     data = tmp_path / "small.npy"
     np.save(data, np.random.default_rng(0).normal(size=(5, 3)))
-    expect_error(capsys, ["fit", "--data", str(data), "--n-clusters", "8", "--out", str(tmp_path / "o")],
+    expect_error(capsys, ["fit", "--method", "dec", "--data", str(data), "--n-clusters", "8", "--out", str(tmp_path / "o")],
                  "n_clusters=8")
 
 
 def test_bad_parameter_value(capsys, tmp_path):
-    expect_error(capsys, ["fit", "--dropout", "1.5", "--out", str(tmp_path / "o")], "dropout")
+    expect_error(capsys, ["fit", "--method", "dec", "--dropout", "1.5", "--out", str(tmp_path / "o")], "dropout")
 
 
 def test_unknown_dataset(capsys, tmp_path):
-    expect_error(capsys, ["fit", "--dataset", "imagenet", "--out", str(tmp_path / "o")], "imagenet", "mnist")
+    expect_error(capsys, ["fit", "--method", "dec", "--dataset", "imagenet", "--out", str(tmp_path / "o")], "imagenet", "mnist")
 
 
 def test_bad_config_files(capsys, tmp_path):
     broken = tmp_path / "broken.toml"
     broken.write_text("tol = = 3\n")
-    expect_error(capsys, ["fit", "--config", str(broken)], "broken.toml")
+    expect_error(capsys, ["fit", "--method", "dec", "--config", str(broken)], "broken.toml")
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("learning_speed = 3\n")
-    expect_error(capsys, ["fit", "--config", str(unknown)], "learning_speed")
+    expect_error(capsys, ["fit", "--method", "dec", "--config", str(unknown)], "learning_speed")
 
 
 def test_config_and_flag_precedence(tmp_path):
     config = tmp_path / "run.toml"
     config.write_text('tol = 0.01\nhidden_dims = [32, 16]\npretrain = "end-to-end"\n')
-    args = build_parser().parse_args(["fit", "--config", str(config), "--tol", "0.05"])
+    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(config), "--tol", "0.05"])
     assert explicit_parameters(args) == {"tol": 0.05, "hidden_dims": (32, 16), "pretrain": "end-to-end"}
 
 
@@ -189,7 +189,7 @@ def test_evaluate_length_mismatch(capsys, tmp_path):
 
 def test_usage_errors_exit_with_status_2(capsys):
     with pytest.raises(SystemExit) as stop:
-        main(["fit", "--n-clusters", "many"])
+        main(["fit", "--method", "dec", "--n-clusters", "many"])
     assert stop.value.code == 2
     with pytest.raises(SystemExit) as stop:
         main(["predict", "--dataset", "digits"])

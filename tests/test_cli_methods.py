@@ -69,7 +69,7 @@ def test_another_method_may_replace_the_model_in_its_own_folder(tmp_path):
 
 
 def test_config_toml_repeats_the_method(runs):
-    args = build_parser().parse_args(["fit", "--config", str(runs / "idec" / "config.toml")])
+    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(runs / "idec" / "config.toml")])
     from decluster.cli.runconfig import explicit_parameters, run_options
 
     assert run_options(args)["method"] == "idec" and explicit_parameters(args)["gamma"] == 0.1
@@ -82,7 +82,7 @@ def test_help_names_each_methods_default():
 
 def test_augment_on_a_named_image_data_set_knows_its_shape(tmp_path):
     out = tmp_path / "aug"
-    assert main(["fit", "--dataset", "digits", "--augment", "--out", str(out), *TINY, *CLUSTERING]) == 0
+    assert main(["fit", "--method", "dec", "--dataset", "digits", "--augment", "--out", str(out), *TINY, *CLUSTERING]) == 0
     config = (out / "config.toml").read_text()
     assert "augment = true" in config and "image_shape = [8, 8]" in config
     model = DEC.load(out / "model", device="cpu")
@@ -92,10 +92,10 @@ def test_augment_on_a_named_image_data_set_knows_its_shape(tmp_path):
 def test_augment_of_a_file_needs_its_image_shape(tmp_path, capsys, digits):
     data = tmp_path / "images.npy"
     np.save(data, digits[0][:200])
-    assert main(["fit", "--data", str(data), "--augment", "--out", str(tmp_path / "o"), *TINY]) == 1
+    assert main(["fit", "--method", "dec", "--data", str(data), "--augment", "--out", str(tmp_path / "o"), *TINY]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "needs image_shape" in error
-    assert main(["fit", "--data", str(data), "--augment", "--image-shape", "8", "8", "--n-clusters", "10",
+    assert main(["fit", "--method", "dec", "--data", str(data), "--augment", "--image-shape", "8", "8", "--n-clusters", "10",
                  "--out", str(tmp_path / "o2"), *TINY, *CLUSTERING]) == 0
 
 

@@ -31,7 +31,7 @@ def inputs(tmp_path_factory, fitted_dec, digits_small):
 
 
 def fit(*args: str) -> int:
-    return main(["fit", *args, *TINY])
+    return main(["fit", "--method", "dec", *args, *TINY])
 
 
 def test_output_over_its_own_input_is_refused(inputs, tmp_path, capsys):
@@ -156,7 +156,7 @@ sys.exit(main(sys.argv[2:]))
 
 def test_sigterm_during_the_final_save_finishes_it_and_says_so(inputs, tmp_path):
     out = tmp_path / "out"
-    args = ["fit", "--data", str(inputs / "digits.npy"), "--out", str(out), *TINY]
+    args = ["fit", "--method", "dec", "--data", str(inputs / "digits.npy"), "--out", str(out), *TINY]
     result = subprocess.run([sys.executable, "-c", CHILD, "/model/.weights-", *args],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 128 + 15, result.stderr

@@ -30,7 +30,7 @@ def _write_table(path: Path, X: np.ndarray, y: np.ndarray | None = None, *, head
 
 
 def _fit(out: Path, *args: str) -> Path:
-    assert main(["fit", "--out", str(out), *TINY, *args]) == 0
+    assert main(["fit", "--method", "dec", "--out", str(out), *TINY, *args]) == 0
     return out
 
 
@@ -118,9 +118,9 @@ def test_named_data_sets_are_not_rescaled_by_default(tmp_path):
 
 def test_config_file_reproduces_the_scaling(wine_run, tmp_path):
     _, out = wine_run
-    args = build_parser().parse_args(["fit", "--config", str(out / "config.toml")])
+    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(out / "config.toml")])
     assert run_options(args) == {"scale": "standard", "method": "dec"} and "scale" not in explicit_parameters(args)
-    args = build_parser().parse_args(["fit", "--config", str(out / "config.toml"), "--scale", "minmax"])
+    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(out / "config.toml"), "--scale", "minmax"])
     assert run_options(args) == {"scale": "minmax", "method": "dec"}
     assert run_options(build_parser().parse_args(["fit"])) == {"scale": "auto", "method": "dec"}
 
@@ -128,9 +128,9 @@ def test_config_file_reproduces_the_scaling(wine_run, tmp_path):
 def test_bad_scale_values(tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text('scale = "log"\n')
-    assert main(["fit", "--config", str(config), "--out", str(tmp_path / "o")]) == 1
+    assert main(["fit", "--method", "dec", "--config", str(config), "--out", str(tmp_path / "o")]) == 1
     error = capsys.readouterr().err
     assert "run.toml" in error and "scale must be one of" in error and not (tmp_path / "o").exists()
     with pytest.raises(SystemExit) as stop:
-        main(["fit", "--scale", "log"])
+        main(["fit", "--method", "dec", "--scale", "log"])
     assert stop.value.code == 2

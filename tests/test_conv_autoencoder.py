@@ -94,7 +94,7 @@ def test_a_crafted_conv_config_is_refused_at_load(digits_small, make_dec, tmp_pa
 
 def test_command_line_autoencoder_conv(tmp_path):
     out = tmp_path / "conv"
-    assert main(["fit", "--dataset", "digits", "--autoencoder", "conv", "--finetune-epochs", "2", "--max-iter",
+    assert main(["fit", "--method", "dec", "--dataset", "digits", "--autoencoder", "conv", "--finetune-epochs", "2", "--max-iter",
                  "50", "--n-init", "2", "--quiet", "--no-plots", "--device", "cpu", "--random-state", "0",
                  "--out", str(out)]) == 0
     assert 'architecture = "conv"' in (out / "config.toml").read_text()
@@ -120,11 +120,11 @@ def test_command_line_reads_the_image_shape_from_an_image_file(tmp_path, capsys)
     digits = load_digits()
     np.save(tmp_path / "digits.npy", digits.images[:300].astype(np.float32))
     out = tmp_path / "run"
-    assert main(["fit", "--data", str(tmp_path / "digits.npy"), "--n-clusters", "10", "--augment",
+    assert main(["fit", "--method", "dec", "--data", str(tmp_path / "digits.npy"), "--n-clusters", "10", "--augment",
                  "--layer-epochs", "1", "--finetune-epochs", "1", "--max-iter", "20", "--n-init", "2", "--quiet",
                  "--no-plots", "--device", "cpu", "--out", str(out)]) == 0
     assert "image_shape = [8, 8]" in (out / "config.toml").read_text()
-    assert main(["fit", "--data", str(tmp_path / "digits.npy"), "--image-shape", "4", "16", "--quiet",
+    assert main(["fit", "--method", "dec", "--data", str(tmp_path / "digits.npy"), "--image-shape", "4", "16", "--quiet",
                  "--out", str(tmp_path / "mismatch")]) == 1
     assert "does not match the images" in capsys.readouterr().err
     assert not (tmp_path / "mismatch").exists()

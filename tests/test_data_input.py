@@ -65,7 +65,7 @@ def test_label_file_header_option(tmp_path):
     np.testing.assert_array_equal(load_labels(indexed, column=1), [7, 8])
 
 
-@pytest.mark.parametrize("command", ["fit", "predict", "plot"])
+@pytest.mark.parametrize("command", ["fit", "--method", "dec", "predict", "plot"])
 def test_header_and_delimiter_flags_reach_the_reader(tmp_path, command):
     path = write_lines(tmp_path / "data.csv", ["1;2", "3;4", "5;6"])
     model = [] if command == "fit" else ["--model", str(tmp_path / "model")]
@@ -171,7 +171,7 @@ def test_not_finite_array_value_names_row_and_column(tmp_path):
 
 def test_nan_cell_from_the_command_line(capsys, tmp_path):
     path = write_lines(tmp_path / "data.csv", ["a,b", "1,2", "3,nan"])
-    error = one_line_error(capsys, ["fit", "--data", str(path), "--out", str(tmp_path / "out")])
+    error = one_line_error(capsys, ["fit", "--method", "dec", "--data", str(path), "--out", str(tmp_path / "out")])
     assert "data.csv: line 3, column \"b\": NaN" in error
 
 
@@ -194,10 +194,10 @@ def test_wrong_delimiter_error_suggests_the_right_one(tmp_path):
     path = write_lines(tmp_path / "data.csv", ["1;2;3", "4;5;6"])
     with pytest.raises(DatasetError, match=r"line 1, column 1: '1;2;3' is not a number \(.*--delimiter ';'"):
         load_features(path, delimiter=",")
-    args = build_parser().parse_args(["fit", "--data", str(path), "--delimiter", ";"])
+    args = build_parser().parse_args(["fit", "--method", "dec", "--data", str(path), "--delimiter", ";"])
     assert load_input(args)[0].shape == (2, 3)
     tabs = write_lines(tmp_path / "tabs.csv", ["1\t2", "3\t4"])
-    args = build_parser().parse_args(["fit", "--data", str(tabs), "--delimiter", "tab"])
+    args = build_parser().parse_args(["fit", "--method", "dec", "--data", str(tabs), "--delimiter", "tab"])
     assert load_input(args)[0].shape == (2, 2)
 
 
@@ -210,7 +210,7 @@ def test_a_folder_is_called_a_folder(capsys, tmp_path):
     with pytest.raises(DatasetError, match="data.csv: is a folder"):
         load_labels(tmp_path / "data.csv")
     # the command line reads a folder as .npy shards, and says when it holds none
-    assert "inputs: holds no .npy files" in one_line_error(capsys, ["fit", "--data", str(folder), "--out", str(tmp_path / "o")])
+    assert "inputs: holds no .npy files" in one_line_error(capsys, ["fit", "--method", "dec", "--data", str(folder), "--out", str(tmp_path / "o")])
 
 
 def test_blank_label_cell_names_line_and_column(tmp_path):

@@ -216,7 +216,7 @@ def test_the_command_line_under_torchrun_trains_on_two_ranks_and_rank_0_writes(t
              "--random-state", "0", "--n-clusters", "10", "--quiet", "--no-plots", "--method", method]
     if method == "dec":
         flags += ["--update-interval", "10", "--max-iter", "40", "--batch-size", "64"]
-    command = [*TORCHRUN, "-m", "decluster", "fit", "--data", str(tmp_path / "digits.npy"), "--out",
+    command = [*TORCHRUN, "-m", "decluster", "fit", "--method", "dec", "--data", str(tmp_path / "digits.npy"), "--out",
                str(tmp_path / "out"), *flags]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300,
                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1"))

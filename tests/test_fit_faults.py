@@ -82,7 +82,7 @@ def test_progress_is_one_log_line_per_phase_when_stderr_is_not_a_terminal(monkey
 def test_command_line_progress_in_a_log_file_has_no_carriage_returns(tmp_path):
     log = tmp_path / "log.txt"
     with log.open("w") as stream:
-        subprocess.run([str(Path(sys.executable).parent / "decluster"), "fit", "--out", str(tmp_path / "out"),
+        subprocess.run([str(Path(sys.executable).parent / "decluster"), "fit", "--method", "dec", "--out", str(tmp_path / "out"),
                         "--no-plots", "--hidden-dims", "16", "--layer-epochs", "2", "--finetune-epochs", "2",
                         "--n-init", "1", "--max-iter", "30", "--device", "cpu", "--random-state", "0"],
                        stderr=stream, stdout=subprocess.DEVNULL, timeout=300, check=True)

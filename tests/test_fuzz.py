@@ -198,7 +198,7 @@ def test_cli_bad_flags(case):
     flag, value = case
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out"
-        status, _, stderr = run_cli(["fit", "--out", str(out), "--quiet", "--no-plots", flag, value])
+        status, _, stderr = run_cli(["fit", "--method", "dec", "--out", str(out), "--quiet", "--no-plots", flag, value])
         assert_one_line_error(status, stderr)
         assert not out.exists()
 
@@ -216,7 +216,7 @@ def test_cli_random_data_files(suffix, payload):
         else:
             if _valid_features(np.asarray(X)) and len(X) >= 10:
                 return  # a valid table: training on it is not this test's business
-        status, _, stderr = run_cli(["fit", "--data", str(data), "--out", str(out), "--quiet", "--no-plots"])
+        status, _, stderr = run_cli(["fit", "--method", "dec", "--data", str(data), "--out", str(out), "--quiet", "--no-plots"])
         assert_one_line_error(status, stderr)
         assert not out.exists()
 
@@ -250,11 +250,11 @@ def test_cli_evaluate_random_label_files(payload, suffix):
 
 
 @pytest.mark.parametrize("args", [
-    ["fit", "--data", "{bad}", "--quiet"],
-    ["fit", "--batch-size", "-4", "--quiet"],
-    ["fit", "--tol", "2", "--quiet"],
+    ["fit", "--method", "dec", "--data", "{bad}", "--quiet"],
+    ["fit", "--method", "dec", "--batch-size", "-4", "--quiet"],
+    ["fit", "--method", "dec", "--tol", "2", "--quiet"],
     ["predict", "--model", "{bad}", "--dataset", "digits"],
-    ["fit", "--unknown-flag"],
+    ["fit", "--method", "dec", "--unknown-flag"],
 ])
 def test_cli_subprocess_errors_are_one_line(tmp_path, args):
     bad = tmp_path / "bad.npy"

@@ -332,7 +332,7 @@ def test_fit_never_deletes_or_silently_replaces_user_files(names, overwrite):
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             (out / name).write_bytes(b"the user's " + name.encode())
         before = _snapshot(out) if out.exists() else {}
-        status, stderr = _run_cli(["fit", "--data", str(data), "--out", str(out), *TINY_FLAGS,
+        status, stderr = _run_cli(["fit", "--method", "dec", "--data", str(data), "--out", str(out), *TINY_FLAGS,
                                    *(["--overwrite"] if overwrite else [])])
         _assert_outcome(status, stderr)
         after = _snapshot(out) if out.exists() else {}

@@ -124,7 +124,7 @@ def test_n2d_chooses_k_on_its_manifold(digits_small):
 
 def test_command_line_auto_writes_the_choice_and_its_picture(tmp_path):
     out = tmp_path / "run"
-    assert main(["fit", "--dataset", "digits", "--n-clusters", "auto", "--n-clusters-range", "8", "12",
+    assert main(["fit", "--method", "dec", "--dataset", "digits", "--n-clusters", "auto", "--n-clusters-range", "8", "12",
                  "--hidden-dims", "64", "64", "--layer-epochs", "2", "--finetune-epochs", "10", "--max-iter", "60",
                  "--n-init", "2", "--quiet", "--device", "cpu", "--random-state", "0", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())

@@ -328,7 +328,7 @@ def test_the_command_line_streams_npy_files_and_shard_folders(tmp_path, digits):
         np.save(tmp_path / "shards" / f"{number}.npy", piece)
     np.savetxt(tmp_path / "images.csv", images.reshape(len(images), -1), fmt="%d", delimiter=",")
     for name in ("images.npy", "shards", "images.csv"):
-        assert main(["fit", "--data", str(tmp_path / name), "--out", str(tmp_path / f"out-{name}"), *CLI_FLAGS]) == 0
+        assert main(["fit", "--method", "dec", "--data", str(tmp_path / name), "--out", str(tmp_path / f"out-{name}"), *CLI_FLAGS]) == 0
     reference = _assignments(tmp_path / "out-images.csv" / "labels.csv")
     for streamed_fit in ("out-images.npy", "out-shards"):  # the same labels; confidences to rounding (P is
         labels, confidence = _assignments(tmp_path / streamed_fit / "labels.csv")  # recomputed batch by batch)
@@ -354,7 +354,7 @@ def test_a_folder_of_shards_has_no_label_column(tmp_path, digits, capsys):
 
     (tmp_path / "shards").mkdir()
     np.save(tmp_path / "shards" / "0.npy", digits[0])
-    code = main(["fit", "--data", str(tmp_path / "shards"), "--label-column", "0", "--out", str(tmp_path / "out")])
+    code = main(["fit", "--method", "dec", "--data", str(tmp_path / "shards"), "--label-column", "0", "--out", str(tmp_path / "out")])
     assert code != 0 and "no label column" in capsys.readouterr().err
 
 

@@ -45,7 +45,7 @@ def run(tmp_path_factory):
     """A folder holding X.npy (40 x 5) and a fit of it in run/ (model, labels, config)."""
     folder = tmp_path_factory.mktemp("run")
     np.save(folder / "X.npy", X5)
-    assert main(["fit", "--data", str(folder / "X.npy"), "--out", str(folder / "run"), *TINY]) == 0
+    assert main(["fit", "--method", "dec", "--data", str(folder / "X.npy"), "--out", str(folder / "run"), *TINY]) == 0
     return folder
 
 
@@ -124,7 +124,7 @@ def test_a_huge_network_is_refused_before_it_is_allocated(monkeypatch):
 
 
 def test_a_huge_network_flag_is_one_line(run, tmp_path, capsys):
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--quiet",
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--quiet",
                  "--hidden-dims", "1000000000"]) == 1
     error = _one_error(capsys)
     assert "hidden_dims" in error and "bytes" in error and not (tmp_path / "o").exists()
@@ -140,7 +140,7 @@ def test_config_files_are_read_only_when_regular_and_small(run, tmp_path, capsys
         path.write_text("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1))
     if config == "long list":
         path.write_text(f"hidden_dims = [{', '.join(['8'] * (MAX_CONFIG_LIST + 1))}]\n")
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--config", str(path)]) == 1
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--config", str(path)]) == 1
     assert str(path) in _one_error(capsys)
 
 
@@ -156,7 +156,7 @@ def test_config_files_are_read_only_when_regular_and_small(run, tmp_path, capsys
 def test_config_values_are_checked_naming_the_field_and_the_file(run, tmp_path, capsys, no_training, line, expected):
     config = tmp_path / "bad.toml"
     config.write_text(line + "\n")
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--config", str(config)]) == 1
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--config", str(config)]) == 1
     error = _one_error(capsys)
     assert str(config) in error and expected in error
 
@@ -165,7 +165,7 @@ def test_config_values_are_checked_naming_the_field_and_the_file(run, tmp_path, 
 @pytest.mark.parametrize("value", ["0", "-5"])
 def test_plot_points_are_checked_when_the_command_is_read(run, tmp_path, capsys, no_training, value):
     with pytest.raises(SystemExit) as stop:
-        main(["fit", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--plot-points", value])
+        main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--plot-points", value])
     assert stop.value.code == 2 and "--plot-points" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
@@ -174,7 +174,7 @@ def test_plot_points_are_checked_when_the_command_is_read(run, tmp_path, capsys,
 def test_outputs_nested_in_one_another_are_refused_before_training(run, tmp_path, capsys, no_training, checkpoint,
                                                                   monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", "o", "--checkpoint-dir", checkpoint]) == 1
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", "o", "--checkpoint-dir", checkpoint]) == 1
     error = _one_error(capsys)
     assert "--checkpoint-dir" in error and "not a decluster checkpoint" not in error
     assert sorted(p.name for p in tmp_path.iterdir()) == []
@@ -182,13 +182,13 @@ def test_outputs_nested_in_one_another_are_refused_before_training(run, tmp_path
 
 def test_out_and_checkpoint_dir_the_same_new_folder(run, tmp_path, capsys, no_training):
     out = tmp_path / "x6"
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", str(out), "--checkpoint-dir", str(out)]) == 1
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(out), "--checkpoint-dir", str(out)]) == 1
     assert "overlap" in _one_error(capsys) and not out.exists()
 
 
 def test_image_shape_must_hold_the_rows(run, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(architectures, "build", lambda *a, **k: pytest.fail("the network was built"))
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--image-shape", "2", "2"]) == 1
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--image-shape", "2", "2"]) == 1
     assert "image_shape (2, 2, 1) holds 4 values" in _one_error(capsys) and not (tmp_path / "o").exists()
 
 
@@ -203,13 +203,13 @@ def test_autoencoder_from_records_the_network_it_uses(run, tmp_path):
     out = tmp_path / "again"
     flags = [flag for flag in TINY if flag not in ("8",)]
     flags.remove("--hidden-dims")
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", str(out), "--autoencoder-from",
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(out), "--autoencoder-from",
                  str(run / "run" / "model"), *flags]) == 0
     config = (out / "config.toml").read_text()
     assert "hidden_dims = [8]" in config and "embedding_dim = 2" in config and "autoencoder_from = " in config
     assert json.loads((out / "metrics.json").read_text())["autoencoder_from"] == str(run / "run" / "model")
     rerun = tmp_path / "rerun"
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", str(rerun), "--config", str(out / "config.toml"),
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(rerun), "--config", str(out / "config.toml"),
                  "--quiet", "--no-plots"]) == 0
     first, second = (DEC.load(folder / "model") for folder in (out, rerun))
     assert first.autoencoder_.config() == second.autoencoder_.config() == {"kind": "mlp", "dims": [5, 8, 2]}
@@ -217,7 +217,7 @@ def test_autoencoder_from_records_the_network_it_uses(run, tmp_path):
 
 
 def test_autoencoder_from_refuses_a_conflicting_network_flag(run, tmp_path, capsys, no_training):
-    assert main(["fit", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--autoencoder-from",
+    assert main(["fit", "--method", "dec", "--data", str(run / "X.npy"), "--out", str(tmp_path / "o"), "--autoencoder-from",
                  str(run / "run" / "model"), "--hidden-dims", "32"]) == 1
     error = _one_error(capsys)
     assert "--hidden-dims 32 conflicts" in error and "hidden_dims 8" in error
@@ -231,7 +231,7 @@ def test_continuous_labels_warn_and_neither_choose_k_nor_score(tmp_path):
                                                  for i, row in enumerate(rows)))
     flags = [flag for flag in TINY if flag not in ("--n-clusters", "3")]
     with pytest.warns(UserWarning, match="look continuous"):
-        assert main(["fit", "--data", str(data), "--label-column", "target", "--out", str(tmp_path / "o"),
+        assert main(["fit", "--method", "dec", "--data", str(data), "--label-column", "target", "--out", str(tmp_path / "o"),
                      *flags]) == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["n_clusters"] == 10 and "accuracy" not in metrics and metrics["n_features"] == 4

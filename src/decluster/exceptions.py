@@ -14,6 +14,10 @@ class ClusterSizeWarning(UserWarning):
     """A cluster ended empty, or far smaller than it was at initialisation."""
 
 
+class RefinementWarning(UserWarning):
+    """``method="auto"`` did not keep a refinement that moved away from the clustering it started from."""
+
+
 class DivergenceError(RuntimeError):
     """Training produced a NaN or infinite loss or parameter.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -31,6 +32,7 @@ from decluster.cli.runconfig import (
 from decluster.data.npy_rows import NpyRows
 from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
 from decluster.distributed import launched_rank, leave_launched_world
+from decluster.estimators.auto import AutoCluster, check_stage_folders
 from decluster.estimators.dec import DEC
 from decluster.estimators.n2d import N2D
 from decluster.estimators.persistence import MODEL_KINDS, k_selection_section, save_dec, save_n2d
@@ -277,12 +279,14 @@ def _plotted_rows(X: NpyRows, y, labels: np.ndarray, max_points: int):
     return sample, None if y is None else np.asarray(y)[rows], labels[rows]
 
 
-def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 2000) -> list[Path]:
+def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 2000,
+                pretrain_losses: dict | None = None) -> list[Path]:
     """The embedding map, the training curves, (with labels) the confusion matrix and (with
     ``n_clusters="auto"``) the choice of k, as PNGs.
 
     Centroids and the clustering curves are drawn for the methods that have them (DEC, IDEC).
-    Of rows on disk, the map embeds ``max_points`` drawn at random.
+    Of rows on disk, the map embeds ``max_points`` drawn at random. ``pretrain_losses`` replaces
+    the model's own (``auto``'s refinement reuses the autoencoder its first stage pretrained).
     """
     all_y, all_labels = y, labels
     if isinstance(X, NpyRows):
@@ -298,7 +302,8 @@ def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 20
     figures = {
         "embedding.png": plot_embedding(model.transform(X), labels, getattr(model, "cluster_centers_", None),
                                         true_labels=y, max_points=max_points, random_state=0),
-        "training.png": plot_training_curves(model.pretrain_losses_, getattr(model, "history_", None),
+        "training.png": plot_training_curves(model.pretrain_losses_ if pretrain_losses is None else pretrain_losses,
+                                             getattr(model, "history_", None),
                                              tol=getattr(model, "tol", None)),
     }
     if all_y is not None:
@@ -319,7 +324,10 @@ def command_fit(args: argparse.Namespace) -> int:
     parameters = _method_parameters(args, options["method"])
     autoencoder, reused = None, autoencoder_source(args)
     if reused is not None:
+        if estimator is AutoCluster:
+            raise UsageError("--autoencoder-from needs --method dec, idec or n2d (auto trains its own autoencoder)")
         autoencoder = load_model(reused).autoencoder_
+        parameters["autoencoder"] = autoencoder
         parameters.update(_reused_network(args, autoencoder, reused))
         options["autoencoder_from"] = os.path.abspath(reused)
     out = args.out
@@ -332,31 +340,41 @@ def command_fit(args: argparse.Namespace) -> int:
     if y is not None and "n_clusters" not in explicit_parameters(args):
         parameters["n_clusters"] = int(np.unique(y).size)
     parameters["image_shape"] = _image_shape(args, parameters.get("image_shape"))
+    fit_options = {"checkpoint_dir": checkpoint_dir, "resume": args.resume,
+                   "checkpoint_interval": args.checkpoint_interval}
     if launched_rank() != 0:  # under torchrun the other ranks train beside rank 0, which writes everything
-        estimator(**parameters, autoencoder=autoencoder).fit(X, checkpoint_dir=checkpoint_dir, resume=args.resume,
-                                                             checkpoint_interval=args.checkpoint_interval)
+        estimator(**parameters).fit(X, **fit_options)
         return 0
     with claimed_output_folder(out):
-        model = estimator(**parameters, autoencoder=autoencoder, verbose=not args.quiet)
-        model = model.fit(X, checkpoint_dir=checkpoint_dir, resume=args.resume,
-                          checkpoint_interval=args.checkpoint_interval)
-        (save_n2d if estimator is N2D else save_dec)(model, out / MODEL_FOLDER, overwrite=args.overwrite,
-                                                     input_spec=spec)
-        metrics = {
-            "data": source, "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]), **options,
-            "n_clusters": model.n_clusters_, **k_selection_section(model), **_scores(y, model.labels_),
-            "n_iter": getattr(model, "n_iter_", None),
-            "converged": getattr(model, "converged_", None), "seconds": model.phase_times_,
-        }
+        fitted = estimator(**parameters, verbose=not args.quiet).fit(X, **fit_options)
+        model = getattr(fitted, "estimator_", fitted)  # the method auto kept
+        (save_n2d if isinstance(model, N2D) else save_dec)(model, out / MODEL_FOLDER, overwrite=args.overwrite,
+                                                           input_spec=spec)
+        parameters.pop("autoencoder", None)
+        metrics = _fit_metrics(fitted, model, {"data": source, "n_samples": int(X.shape[0]),
+                                               "n_features": int(X.shape[1]), **options}, y)
         files = {"labels.csv": assignments_csv(model, X),
                  "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode("utf-8"),
-                 "config.toml": config_text(parameters, options).encode("utf-8")}
+                 "config.toml": config_text(parameters, options, getattr(fitted, "recipe_", None)).encode("utf-8")}
         for name, payload in files.items():
             atomic_write_bytes(out / name, payload)
-        pictures = [] if args.no_plots else write_plots(model, X, y, model.labels_, out, args.plot_points)
+        pictures = [] if args.no_plots else write_plots(model, X, y, model.labels_, out, args.plot_points,
+                                                        fitted.pretrain_losses_)
         record_files(out, [*files, *(picture.name for picture in pictures)])
     _print_fit_summary(metrics, out, pictures)
     return 0
+
+
+def _fit_metrics(fitted, model, run: dict, y: np.ndarray | None) -> dict:
+    """What metrics.json holds: the run, k, the scores (with labels), the clustering phase's
+    iterations, the seconds of each phase and, for ``auto``, the recipe and the refinement check."""
+    metrics = {**run, "n_clusters": model.n_clusters_, **k_selection_section(model), **_scores(y, model.labels_),
+               "n_iter": getattr(model, "n_iter_", None), "converged": getattr(model, "converged_", None),
+               "seconds": fitted.phase_times_}
+    if isinstance(fitted, AutoCluster):
+        metrics["recipe"] = fitted.recipe_.as_dict()
+        metrics["refinement"] = None if fitted.refinement_ is None else dataclasses.asdict(fitted.refinement_)
+    return metrics
 
 
 def _class_labels(y: np.ndarray | None, source: str) -> np.ndarray | None:
@@ -390,7 +408,8 @@ def _method_parameters(args: argparse.Namespace, method: str) -> dict:
     foreign = sorted(set(explicit) - set(defaults))
     if foreign:
         flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
-        raise UsageError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to --method {method}")
+        hint = " (auto, the default, chooses them itself; name a --method to set them)" if method == "auto" else ""
+        raise UsageError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to --method {method}{hint}")
     return {**defaults, **explicit}
 
 
@@ -471,7 +490,7 @@ def _check_fit_outputs(args: argparse.Namespace, checkpoint_dir: Path, estimator
     check_model_folder(out / MODEL_FOLDER, estimator.__name__, overwrite=args.overwrite, replaces=MODEL_KINDS)
     check_writable(checkpoint_dir)
     if not args.resume:
-        check_checkpoint_folder(checkpoint_dir)
+        (check_stage_folders if estimator is AutoCluster else check_checkpoint_folder)(checkpoint_dir)
 
 
 def _print_fit_summary(metrics: dict, out: Path, pictures: list[Path]) -> None:
@@ -597,7 +616,8 @@ def _add_fit_parser(commands, common) -> None:
     fit.add_argument("--out", type=Path, default=Path("decluster-output"), metavar="DIR",
                      help="output folder (default: decluster-output)")
     fit.add_argument("--config", type=Path, metavar="FILE",
-                     help="TOML file of DEC parameters; flags given on the command line take precedence")
+                     help="TOML file of method parameters (as fit writes in config.toml); flags given on the "
+                          "command line take precedence")
     fit.add_argument("--scale", choices=SCALE_CHOICES, default=None,
                      help="per-feature scaling before DEC, saved with the model and applied by predict and "
                           "plot: standard (zero mean, unit variance), minmax (to [0, 1]), global (all "
@@ -606,8 +626,9 @@ def _add_fit_parser(commands, common) -> None:
                           "if its columns are in mixed units (widest range over 100 times the median range), "
                           "else global")
     fit.add_argument("--method", choices=tuple(ESTIMATORS), default=None,
-                     help="dec (the default), idec (DEC keeping the reconstruction loss) or n2d (UMAP and a "
-                          "Gaussian mixture on the embedding; needs umap-learn)")
+                     help="auto (the default: chosen from the data, see the log), dec (the paper's method), "
+                          "idec (DEC keeping the reconstruction loss) or n2d (UMAP and a Gaussian mixture on "
+                          "the embedding)")
     fit.add_argument("--autoencoder-from", type=Path, metavar="MODEL",
                      help="reuse the pretrained autoencoder of a model folder written by fit (any method) "
                           "and skip pretraining")

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from decluster.estimators.auto import AutoCluster, Recipe
 from decluster.estimators.dec import DEC
 from decluster.estimators.idec import IDEC
 from decluster.estimators.n2d import N2D
@@ -32,8 +33,8 @@ _SEQUENCE_PARAMETERS = ("image_shape",)
 _AUTO_OR_INT_PARAMETERS = ("n_clusters", "layer_epochs", "finetune_epochs")
 
 SCALE_CHOICES = ("auto", "standard", "minmax", "global", "none")
-ESTIMATORS = {"dec": DEC, "idec": IDEC, "n2d": N2D}
-"""The clustering methods of ``--method``, by name."""
+ESTIMATORS = {"auto": AutoCluster, "dec": DEC, "idec": IDEC, "n2d": N2D}
+"""The clustering methods of ``--method``, by name (the first is the default)."""
 RUN_OPTIONS: dict[str, tuple[str, ...]] = {"scale": SCALE_CHOICES, "method": tuple(ESTIMATORS)}
 """Settings of a run that are not DEC parameters, with their accepted values (the first is the default)."""
 PATH_OPTIONS = ("autoencoder_from",)
@@ -46,8 +47,8 @@ MAX_CONFIG_LIST = 100
 
 
 def estimator_defaults(estimator: type | None = None) -> dict[str, Any]:
-    """Constructor parameters and defaults of ``estimator`` (None: of every method, DEC's first),
-    minus those the CLI sets itself."""
+    """Constructor parameters and defaults of ``estimator`` (None: of every method, ``auto``'s
+    first), minus those the CLI sets itself."""
     defaults: dict[str, Any] = {}
     for cls in ESTIMATORS.values() if estimator is None else (estimator,):
         for name, parameter in inspect.signature(cls.__init__).parameters.items():
@@ -68,7 +69,7 @@ def _default_text(name: str) -> str:
 
 
 def parameter_help() -> dict[str, str]:
-    """First sentence of each parameter's description in the methods' docstrings (DEC's first)."""
+    """First sentence of each parameter's description in the methods' docstrings (``auto``'s first)."""
     helps: dict[str, str] = {}
     for cls in ESTIMATORS.values():
         section = cls.__doc__.split("Parameters\n    ----------\n", 1)[1].split("Attributes\n", 1)[0]
@@ -236,14 +237,21 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def config_text(parameters: dict[str, Any], options: dict[str, Any] | None = None) -> str:
+def config_text(parameters: dict[str, Any], options: dict[str, Any] | None = None,
+                recipe: Recipe | None = None) -> str:
     """The parameters (and run options) as TOML that :func:`read_config` reads back.
 
-    ``None`` values are omitted.
+    ``None`` values are omitted. The ``recipe`` that ``method = "auto"`` chose is written as
+    comments, every setting of each stage: ``auto`` chooses it again from the same data.
     """
-    lines = ["# DEC parameters of this run; rerun with: decluster fit --config config.toml ..."]
+    lines = ["# parameters of this run; rerun with: decluster fit --config config.toml ..."]
     lines += [f"{name} = {_toml_value(value)}" for name, value in parameters.items() if value is not None]
     if options:
-        lines += ["# how the command line prepared the data (not a DEC parameter)"]
+        lines += ["# how the command line prepared the data (not a method parameter)"]
         lines += [f"{name} = {_toml_value(value)}" for name, value in options.items()]
+    if recipe is not None:
+        lines += [f"# {recipe.describe()}"]
+        for stage in recipe.stages:
+            lines += [f"# {stage.method}: " + ", ".join(f"{name} = {_toml_value(value)}"
+                                                         for name, value in stage.params.items() if value is not None)]
     return "\n".join(lines) + "\n"

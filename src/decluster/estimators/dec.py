@@ -25,8 +25,9 @@ from decluster.estimators.base import (
     warn_if_clusters_shrank,
 )
 from decluster.estimators.persistence import load_dec, save_dec
-from decluster.estimators.validation import AutoOr, Choice, Integer, IntegerRange, Real
+from decluster.estimators.validation import AutoOr, ChoiceOrCenters, Integer, IntegerRange, Real
 from decluster.k_selection import SAMPLE_SIZE, KSelection, candidate_range, select_n_clusters
+from decluster.nn import architectures
 from decluster.nn.autoencoder import StackedAutoencoder
 from decluster.nn.manifold import manifold_centers, umap_class
 from decluster.nn.student_t import soft_assignment, target_distribution
@@ -57,13 +58,21 @@ def _kmeans_centers(embedding: np.ndarray, n_clusters: int, n_init: int, seed: i
 
 def _initial_centers(embedding: np.ndarray, n_clusters: int, params: dict[str, Any], seed: int,
                      device: torch.device, verbose: bool) -> torch.Tensor:
-    """Initial centroids of shape (n_clusters, d) by ``params["init"]``: k-means, or N2D's mixture on
-    UMAP's manifold of the embedding (:func:`~decluster.nn.manifold.manifold_centers`)."""
+    """Initial centroids of shape (n_clusters, d) by ``params["init"]``: k-means, N2D's mixture on
+    UMAP's manifold of the embedding (:func:`~decluster.nn.manifold.manifold_centers`), or the
+    given array."""
+    if not isinstance(params["init"], str):
+        return torch.as_tensor(params["init"], dtype=torch.float32, device=device)
     if params["init"] == "kmeans":
         return _kmeans_centers(embedding, n_clusters, params["n_init"], seed, device)
     centers = manifold_centers(embedding, n_clusters, seed, verbose)
     logger.info("centroids initialised from N2D's mixture on the manifold of the embedding")
     return torch.as_tensor(centers, dtype=torch.float32, device=device)
+
+
+def init_phase(init) -> str:
+    """The name of the initialisation phase in ``phase_times_``: ``init``, or ``"given"`` for centroids."""
+    return init if isinstance(init, str) else "given"
 
 
 def kmeans_sample(n_rows: int, seed: int) -> np.ndarray | None:
@@ -155,8 +164,8 @@ class DEC(DeepClusteringEstimator):
     autoencoder : StackedAutoencoder, optional
         An already trained autoencoder. It is copied, never modified, and pretraining
         is skipped; ``hidden_dims`` and ``embedding_dim`` are then ignored.
-    init : {"kmeans", "manifold"}, default="kmeans"
-        How the centroids start, "kmeans" or "manifold". ``"kmeans"``: k-means with ``n_init``
+    init : {"kmeans", "manifold"} or array-like of shape (n_clusters, embedding_dim), default="kmeans"
+        How the centroids start, "kmeans", "manifold" or given centroids. ``"kmeans"``: k-means with ``n_init``
         restarts on the embedding (the paper). ``"manifold"``: the mean embedding of each cluster
         that N2D finds (McConville et al., 2020): UMAP maps the embedding to ``n_clusters``
         dimensions (n_neighbors 20, min_dist 0) and a Gaussian mixture of full covariances with
@@ -240,7 +249,7 @@ class DEC(DeepClusteringEstimator):
         "n_clusters": AutoOr(Integer(1)),
         "n_clusters_range": IntegerRange(2),
         "alpha": Real(0, MAX_ALPHA, "right"),
-        "init": Choice(INITS),
+        "init": ChoiceOrCenters(INITS),
         "n_init": Integer(1),
         "update_interval": Integer(1),
         "tol": Real(0, 1),
@@ -383,7 +392,7 @@ class DEC(DeepClusteringEstimator):
                 pretrain_losses = self._pretrain(start.autoencoder, start.data, start.settings, start.generator,
                                                  session)
                 encoder, decoder = self._networks_to_refine(start.autoencoder, session)
-            with stopwatch(times, start.params["init"]):
+            with stopwatch(times, init_phase(start.params["init"])):
                 selection, initial_centers = self._initialisation(encoder, start)
             with stopwatch(times, "clustering"):
                 result = refine_clusters(encoder, initial_centers, start.data, settings, start.generator,
@@ -402,10 +411,19 @@ class DEC(DeepClusteringEstimator):
         return self
 
     def _check_fit_inputs(self, params: dict[str, Any], X) -> None:
-        """Enough rows for k, and umap-learn installed for ``init="manifold"``."""
+        """Enough rows for k, umap-learn installed for ``init="manifold"``, and given centroids of
+        the shape of k and the embedding."""
         super()._check_fit_inputs(params, X)
-        if params["init"] == "manifold":
-            umap_class()
+        if isinstance(params["init"], str):
+            if params["init"] == "manifold":
+                umap_class()
+            return
+        given = params["autoencoder"]
+        width = params["embedding_dim"] if given is None else architectures.embedding_dim(given.config())
+        expected = (params["n_clusters"], width)
+        if params["n_clusters"] == "auto" or params["init"].shape != expected:
+            raise ValueError(f"init: given centroids must have shape (n_clusters, embedding_dim) = {expected}, "
+                             f"got {params['init'].shape}")
 
     def _networks_to_refine(self, autoencoder: StackedAutoencoder,
                             session: FitSession) -> tuple[torch.nn.Module, torch.nn.Module | None]:

@@ -42,8 +42,8 @@ def _json_scalar(value: Any) -> Any:
 def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
     """Constructor parameters as JSON values (a given autoencoder is stored as weights instead).
 
-    NumPy scalars become Python numbers; a ``RandomState`` instance, which has no JSON form,
-    is stored as None.
+    NumPy scalars become Python numbers, given centroids (``init``) nested lists; a
+    ``RandomState`` instance, which has no JSON form, is stored as None.
     """
     params = {name: _json_scalar(value) for name, value in params.items()}
     params.update(autoencoder=None, device=str(params["device"]),
@@ -51,6 +51,8 @@ def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
     for name in ("image_shape", "n_clusters_range"):
         if isinstance(params.get(name), (tuple, list)):
             params[name] = [_json_scalar(item) for item in params[name]]
+    if "init" in params and not isinstance(params["init"], (str, type(None))):  # given centroids
+        params["init"] = np.asarray(params["init"], dtype=np.float32).tolist()
     if isinstance(params["random_state"], bool) or not isinstance(params["random_state"], (int, type(None))):
         params["random_state"] = None
     return params

@@ -135,6 +135,29 @@ class ImageShape:
 
 
 @dataclass(frozen=True)
+class ChoiceOrCenters:
+    """One of a few strings, or initial centroids: a finite 2-D array of shape (k, d), returned
+    as a float32 ndarray (a copy: the caller's array is never changed)."""
+
+    options: tuple[str, ...]
+
+    def __call__(self, value, name: str):
+        if isinstance(value, str):
+            return check_choice(value, name, self.options)
+        try:
+            centers = np.array(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be one of {', '.join(map(repr, self.options))} or an array of "
+                            f"initial centroids of shape (n_clusters, embedding_dim), got {value!r:.60}") from None
+        if centers.ndim != 2 or min(centers.shape) < 1:
+            raise ValueError(f"{name}: initial centroids must have shape (n_clusters, embedding_dim), "
+                             f"got shape {centers.shape}")
+        if not np.isfinite(centers).all():
+            raise ValueError(f"{name}: initial centroids must be finite")
+        return centers
+
+
+@dataclass(frozen=True)
 class AutoOr:
     """The string ``"auto"``, or a value that ``inner`` accepts."""
 

@@ -1,0 +1,167 @@
+"""``method="auto"`` measured: its time in reference epochs beside its ACC, and its ACC beside each method's.
+
+Usage, from the repository root::
+
+    python benchmarks/auto_recipe.py speed --data mnist --data-dir ../shared/datasets/mnist --seeds 0 1 2
+    python benchmarks/auto_recipe.py compare --data digits wine --methods auto dec idec n2d kmeans --seeds 0 1 2
+    python benchmarks/auto_recipe.py table                         # the tables of the records, as Markdown
+
+``speed`` times reference epochs (``reference_epoch.py``: the paper's autoencoder, one epoch over
+70,000 rows, plain PyTorch, float32) before and after the fits, in the same process, then runs
+:class:`~decluster.AutoCluster` once per seed, counting everything from loading the data to the
+labels, and prints each run's seconds as reference epochs beside its ACC. ``compare`` runs each
+method with its defaults (``kmeans``: scikit-learn's k-means with 10 restarts) on the same data:
+tables are standardized first, as ``decluster fit`` does for columns in mixed units. Data sets:
+``digits``, ``mnist``, ``mnist-10k`` (10,000 MNIST images drawn at random with seed 0) and
+``wine``. Each run's record (scores, seconds, the recipe and its refinement check) goes to
+``benchmarks/results/auto/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from reference_epoch import reference_epoch_seconds
+from run import git_commit, machine
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_wine
+from sklearn.preprocessing import StandardScaler
+
+from decluster import DEC, IDEC, N2D, AutoCluster, evaluate
+from decluster.data.datasets import IMAGE_SHAPES, load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "auto"
+SUBSET_ROWS = 10_000
+
+
+def load(name: str, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]:
+    """Rows, labels and image shape (None for a table) of a data set of this benchmark."""
+    if name == "wine":
+        X, y = load_wine(return_X_y=True)
+        return StandardScaler().fit_transform(X).astype(np.float32), y, None
+    source = "mnist" if name.startswith("mnist") else name
+    X, y = load_dataset(source, data_dir=data_dir if source != "digits" else None)
+    if name == "mnist-10k":
+        rows = np.sort(np.random.default_rng(0).choice(len(X), SUBSET_ROWS, replace=False))
+        X, y = X[rows], y[rows]
+    return X, y, IMAGE_SHAPES[source]
+
+
+def fit_method(method: str, X: np.ndarray, n_clusters: int, image_shape, seed: int):
+    """Labels of one method with its defaults (``auto`` told the image shape) and the fitted model."""
+    if method == "kmeans":
+        model = KMeans(n_clusters, n_init=10, random_state=seed).fit(X)
+        return model.labels_, model
+    if method == "auto":
+        model = AutoCluster(n_clusters, image_shape=image_shape, device="cpu", random_state=seed).fit(X)
+        return model.labels_, model
+    model = {"dec": DEC, "idec": IDEC, "n2d": N2D}[method](n_clusters, device="cpu", random_state=seed).fit(X)
+    return model.labels_, model
+
+
+def run_one(data: str, method: str, seed: int, data_dir: Path | None) -> dict:
+    """One fit, timed from loading to labels, as a record."""
+    started = time.perf_counter()
+    X, y, image_shape = load(data, data_dir)
+    labels, model = fit_method(method, X, int(np.unique(y).size), image_shape, seed)
+    seconds = time.perf_counter() - started
+    scores = evaluate(y, labels)
+    record = {"data": data, "method": method, "seed": seed, "accuracy": scores.accuracy, "nmi": scores.nmi,
+              "ari": scores.ari, "seconds": seconds, "phase_seconds": getattr(model, "phase_times_", None)}
+    if method == "auto":
+        record["recipe"] = model.recipe_.as_dict()
+        if model.start_ is not None:  # N2D's ACC and IDEC's, whichever was kept
+            record["refinement"] = dataclasses.asdict(model.refinement_)
+            record["start_accuracy"] = evaluate(y, model.start_.labels_).accuracy
+            record["refined_accuracy"] = evaluate(y, model.refined_.labels_).accuracy
+    return record
+
+
+def save(record: dict, command: str) -> Path:
+    record.update(command=command, commit=git_commit(), machine=machine(),
+                  date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    path = RESULTS / f"{record['kind']}-{record['data']}-{stamp}.json"
+    path.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    return path
+
+
+def command_speed(args: argparse.Namespace, command: str) -> None:
+    before = reference_epoch_seconds(epochs=2)
+    runs = []
+    for seed in args.seeds:
+        runs.append(run_one(args.data[0], "auto", seed, args.data_dir))
+        print(f"seed {seed}: ACC {runs[-1]['accuracy']:.4f} in {runs[-1]['seconds']:.0f} s", flush=True)
+    after = reference_epoch_seconds(epochs=2)
+    reference = statistics.median(before + after)
+    for run in runs:
+        run["reference_epochs"] = run["seconds"] / reference
+        print(f"seed {run['seed']}: ACC {run['accuracy']:.4f}, {run['seconds']:.0f} s = "
+              f"{run['reference_epochs']:.1f} reference epochs")
+    accuracy = statistics.mean(run["accuracy"] for run in runs)
+    most = max(run["reference_epochs"] for run in runs)
+    print(f"mean ACC {accuracy:.4f}; at most {most:.1f} reference epochs per run "
+          f"(reference epoch {reference:.2f} s: {', '.join(f'{s:.2f}' for s in before + after)})")
+    path = save({"kind": "speed", "data": args.data[0], "reference_epoch_seconds": before + after,
+                 "reference_epoch_median": reference, "runs": runs}, command)
+    print(f"wrote {path}")
+
+
+def command_compare(args: argparse.Namespace, command: str) -> None:
+    for data in args.data:
+        runs = []
+        for method in args.methods:
+            for seed in args.seeds:
+                runs.append(run_one(data, method, seed, args.data_dir))
+                print(f"{data} {method} seed {seed}: ACC {runs[-1]['accuracy']:.4f} ({runs[-1]['seconds']:.0f} s)",
+                      flush=True)
+        print(f"wrote {save({'kind': 'compare', 'data': data, 'runs': runs}, command)}")
+
+
+def comparison_rows(records: list[dict]) -> list[str]:
+    """Markdown rows: data set, then ACC mean ± std over the seeds of each method."""
+    methods = ["auto", "dec", "idec", "n2d", "kmeans"]
+    rows = ["| data | " + " | ".join(methods) + " | seeds |", "|---" * (len(methods) + 2) + "|"]
+    for record in records:
+        by_method = {m: [r["accuracy"] for r in record["runs"] if r["method"] == m] for m in methods}
+        seeds = sorted({r["seed"] for r in record["runs"]})
+        cells = [f"{statistics.mean(v):.3f} ± {statistics.pstdev(v):.3f}" if v else "" for v in by_method.values()]
+        rows.append(f"| {record['data']} | " + " | ".join(cells) + f" | {', '.join(map(str, seeds))} |")
+    return rows
+
+
+def command_table(args: argparse.Namespace) -> None:
+    records = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
+    print("\n".join(comparison_rows([r for r in records if r["kind"] == "compare"])))
+    for record in (r for r in records if r["kind"] == "speed"):
+        print(f"\n{record['data']} on {record['machine']['cpu']} (reference epoch "
+              f"{record['reference_epoch_median']:.2f} s):")
+        for run in record["runs"]:
+            print(f"- seed {run['seed']}: ACC {run['accuracy']:.4f}, {run['reference_epochs']:.1f} reference epochs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("speed", "compare", "table"))
+    parser.add_argument("--data", nargs="+", default=["mnist"], choices=("digits", "mnist", "mnist-10k", "wine"))
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--methods", nargs="+", default=["auto", "dec", "idec", "n2d"],
+                        choices=("auto", "dec", "idec", "n2d", "kmeans"))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    args = parser.parse_args()
+    command = "python benchmarks/auto_recipe.py " + " ".join(__import__("sys").argv[1:])
+    {"speed": command_speed, "compare": command_compare}.get(args.command, lambda a, c: command_table(a))(
+        args, command)
+
+
+if __name__ == "__main__":
+    main()
