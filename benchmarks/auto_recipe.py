@@ -10,7 +10,8 @@ Usage, from the repository root::
 70,000 rows, plain PyTorch, float32) before and after the fits, in the same process, then runs
 :class:`~decluster.AutoCluster` once per seed, counting everything from loading the data to the
 labels, and prints each run's seconds as reference epochs beside its ACC. ``compare`` runs each
-method with its defaults (``kmeans``: scikit-learn's k-means with 10 restarts) on the same data:
+method with its defaults (``kmeans``: scikit-learn's k-means with 10 restarts; ``auto-refine``:
+``AutoCluster(refine=True)``, whose record also holds N2D's and IDEC's ACC and the refinement check) on the same data:
 tables are standardized first, as ``decluster fit`` does for columns in mixed units. Data sets:
 ``digits``, ``mnist``, ``mnist-10k`` (10,000 MNIST images drawn at random with seed 0) and
 ``wine``. Each run's record (scores, seconds, the recipe and its refinement check) goes to
@@ -60,8 +61,9 @@ def fit_method(method: str, X: np.ndarray, n_clusters: int, image_shape, seed: i
     if method == "kmeans":
         model = KMeans(n_clusters, n_init=10, random_state=seed).fit(X)
         return model.labels_, model
-    if method == "auto":
-        model = AutoCluster(n_clusters, image_shape=image_shape, device="cpu", random_state=seed).fit(X)
+    if method.startswith("auto"):
+        model = AutoCluster(n_clusters, image_shape=image_shape, refine=method == "auto-refine", device="cpu",
+                            random_state=seed).fit(X)
         return model.labels_, model
     model = {"dec": DEC, "idec": IDEC, "n2d": N2D}[method](n_clusters, device="cpu", random_state=seed).fit(X)
     return model.labels_, model
@@ -76,7 +78,7 @@ def run_one(data: str, method: str, seed: int, data_dir: Path | None) -> dict:
     scores = evaluate(y, labels)
     record = {"data": data, "method": method, "seed": seed, "accuracy": scores.accuracy, "nmi": scores.nmi,
               "ari": scores.ari, "seconds": seconds, "phase_seconds": getattr(model, "phase_times_", None)}
-    if method == "auto":
+    if method.startswith("auto"):
         record["recipe"] = model.recipe_.as_dict()
         if model.start_ is not None:  # N2D's ACC and IDEC's, whichever was kept
             record["refinement"] = dataclasses.asdict(model.refinement_)
@@ -128,8 +130,9 @@ def command_compare(args: argparse.Namespace, command: str) -> None:
 
 
 def comparison_rows(records: list[dict]) -> list[str]:
-    """Markdown rows: data set, then ACC mean ± std over the seeds of each method."""
-    methods = ["auto", "dec", "idec", "n2d", "kmeans"]
+    """Markdown rows: data set, then ACC mean ± std over the seeds of each method that ran."""
+    order = ["auto", "auto-refine", "dec", "idec", "n2d", "kmeans"]
+    methods = [m for m in order if any(r["method"] == m for record in records for r in record["runs"])]
     rows = ["| data | " + " | ".join(methods) + " | seeds |", "|---" * (len(methods) + 2) + "|"]
     for record in records:
         by_method = {m: [r["accuracy"] for r in record["runs"] if r["method"] == m] for m in methods}
@@ -139,14 +142,28 @@ def comparison_rows(records: list[dict]) -> list[str]:
     return rows
 
 
+def refinement_rows(records: list[dict]) -> list[str]:
+    """Markdown rows of each refined run: N2D's ACC, IDEC's, their agreement and the check's verdict."""
+    rows = ["| data | seed | N2D ACC | IDEC ACC | ARI(N2D, IDEC) | collapsed clusters | kept |", "|---" * 7 + "|"]
+    for record in records:
+        for run in (r for r in record["runs"] if "refinement" in r):
+            check = run["refinement"]
+            rows.append(f"| {record['data']} | {run['seed']} | {run['start_accuracy']:.3f} | "
+                        f"{run['refined_accuracy']:.3f} | {check['agreement']:.3f} | "
+                        f"{len(check['shrunk_clusters'])} | {'IDEC' if check['accepted'] else 'N2D'} |")
+    return rows
+
+
 def command_table(args: argparse.Namespace) -> None:
     records = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
-    print("\n".join(comparison_rows([r for r in records if r["kind"] == "compare"])))
+    compared = [r for r in records if r["kind"] == "compare"]
+    print("\n".join(comparison_rows(compared)) + "\n\n" + "\n".join(refinement_rows(compared)))
     for record in (r for r in records if r["kind"] == "speed"):
         print(f"\n{record['data']} on {record['machine']['cpu']} (reference epoch "
               f"{record['reference_epoch_median']:.2f} s):")
         for run in record["runs"]:
-            print(f"- seed {run['seed']}: ACC {run['accuracy']:.4f}, {run['reference_epochs']:.1f} reference epochs")
+            print(f"- seed {run['seed']}: ACC {run['accuracy']:.4f}, {run['seconds']:.0f} s = "
+                  f"{run['reference_epochs']:.1f} reference epochs")
 
 
 def main() -> None:
@@ -155,7 +172,7 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["mnist"], choices=("digits", "mnist", "mnist-10k", "wine"))
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--methods", nargs="+", default=["auto", "dec", "idec", "n2d"],
-                        choices=("auto", "dec", "idec", "n2d", "kmeans"))
+                        choices=("auto", "auto-refine", "dec", "idec", "n2d", "kmeans"))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     args = parser.parse_args()
     command = "python benchmarks/auto_recipe.py " + " ".join(__import__("sys").argv[1:])

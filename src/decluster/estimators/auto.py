@@ -168,8 +168,8 @@ def choose_recipe(n_samples: int, n_features: int, params: dict[str, Any]) -> Re
     images = f"{n_samples:,} images of {' x '.join(map(str, params['image_shape']))}"
     n2d = {**common, "augment": True, "image_shape": params["image_shape"]}
     if not params["refine"]:
-        return Recipe("n2d", f"{images}: N2D on an autoencoder pretrained with augmentation (the best and "
-                      "fastest recipe on the images measured)", (Stage("n2d", n2d),))
+        return Recipe("n2d", f"{images}: N2D on an autoencoder pretrained with augmentation (the best recipe "
+                      "without refinement on the images measured)", (Stage("n2d", n2d),))
     max_iter = math.ceil(REFINE_EPOCHS * n_samples / IDEC().batch_size)
     idec = {**common, "augment": True, "image_shape": params["image_shape"], "max_iter": max_iter}
     return Recipe("n2d+idec", f"{images}, refine=True: N2D on an autoencoder pretrained with augmentation, then "
