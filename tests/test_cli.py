@@ -57,7 +57,7 @@ def test_fit_on_digits_by_default_writes_everything(fitted_run):
 
 def test_saved_config_reruns_the_same_parameters(fitted_run):
     out, _ = fitted_run
-    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(out / "config.toml")])
+    args = build_parser().parse_args(["fit", "--config", str(out / "config.toml")])
     parameters = explicit_parameters(args)
     assert parameters["hidden_dims"] == (128, 128) and parameters["random_state"] == 0
     assert parameters["update_interval"] == 20
@@ -164,7 +164,7 @@ def test_bad_config_files(capsys, tmp_path):
 def test_config_and_flag_precedence(tmp_path):
     config = tmp_path / "run.toml"
     config.write_text('tol = 0.01\nhidden_dims = [32, 16]\npretrain = "end-to-end"\n')
-    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(config), "--tol", "0.05"])
+    args = build_parser().parse_args(["fit", "--config", str(config), "--tol", "0.05"])
     assert explicit_parameters(args) == {"tol": 0.05, "hidden_dims": (32, 16), "pretrain": "end-to-end"}
 
 

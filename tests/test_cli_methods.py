@@ -69,7 +69,7 @@ def test_another_method_may_replace_the_model_in_its_own_folder(tmp_path):
 
 
 def test_config_toml_repeats_the_method(runs):
-    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(runs / "idec" / "config.toml")])
+    args = build_parser().parse_args(["fit", "--config", str(runs / "idec" / "config.toml")])
     from decluster.cli.runconfig import explicit_parameters, run_options
 
     assert run_options(args)["method"] == "idec" and explicit_parameters(args)["gamma"] == 0.1

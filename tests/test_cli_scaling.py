@@ -118,11 +118,11 @@ def test_named_data_sets_are_not_rescaled_by_default(tmp_path):
 
 def test_config_file_reproduces_the_scaling(wine_run, tmp_path):
     _, out = wine_run
-    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(out / "config.toml")])
+    args = build_parser().parse_args(["fit", "--config", str(out / "config.toml")])
     assert run_options(args) == {"scale": "standard", "method": "dec"} and "scale" not in explicit_parameters(args)
-    args = build_parser().parse_args(["fit", "--method", "dec", "--config", str(out / "config.toml"), "--scale", "minmax"])
+    args = build_parser().parse_args(["fit", "--config", str(out / "config.toml"), "--scale", "minmax"])
     assert run_options(args) == {"scale": "minmax", "method": "dec"}
-    assert run_options(build_parser().parse_args(["fit"])) == {"scale": "auto", "method": "dec"}
+    assert run_options(build_parser().parse_args(["fit"])) == {"scale": "auto", "method": "auto"}
 
 
 def test_bad_scale_values(tmp_path, capsys):

@@ -65,7 +65,7 @@ def test_label_file_header_option(tmp_path):
     np.testing.assert_array_equal(load_labels(indexed, column=1), [7, 8])
 
 
-@pytest.mark.parametrize("command", ["fit", "--method", "dec", "predict", "plot"])
+@pytest.mark.parametrize("command", ["fit", "predict", "plot"])
 def test_header_and_delimiter_flags_reach_the_reader(tmp_path, command):
     path = write_lines(tmp_path / "data.csv", ["1;2", "3;4", "5;6"])
     model = [] if command == "fit" else ["--model", str(tmp_path / "model")]
