@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python benchmarks/auto_recipe.py speed --data mnist --data-dir ../shared/datasets/mnist --seeds 0 1 2
     python benchmarks/auto_recipe.py compare --data digits wine --methods auto dec idec n2d kmeans --seeds 0 1 2
-    python benchmarks/auto_recipe.py table                         # the tables of the records, as Markdown
+    python benchmarks/auto_recipe.py table --baselines benchmarks/results/mnist-default-*20261127T094317.json
 
 ``speed`` times reference epochs (``reference_epoch.py``: the paper's autoencoder, one epoch over
 70,000 rows, plain PyTorch, float32) before and after the fits, in the same process, then runs
@@ -129,16 +129,26 @@ def command_compare(args: argparse.Namespace, command: str) -> None:
         print(f"wrote {save({'kind': 'compare', 'data': data, 'runs': runs}, command)}")
 
 
-def comparison_rows(records: list[dict]) -> list[str]:
-    """Markdown rows: data set, then ACC mean ± std over the seeds of each method that ran."""
+def comparison_rows(records: list[dict], baselines: list[dict]) -> list[str]:
+    """Markdown rows: data set, then ACC mean ± std (seeds) of each method that ran: from the
+    ``compare`` and ``speed`` records, and for methods those lack, from ``run.py``'s summary records
+    (``baselines``) of the same data set."""
     order = ["auto", "auto-refine", "dec", "idec", "n2d", "kmeans"]
-    methods = [m for m in order if any(r["method"] == m for record in records for r in record["runs"])]
-    rows = ["| data | " + " | ".join(methods) + " | seeds |", "|---" * (len(methods) + 2) + "|"]
+    cells: dict[str, dict[str, str]] = {}
     for record in records:
-        by_method = {m: [r["accuracy"] for r in record["runs"] if r["method"] == m] for m in methods}
-        seeds = sorted({r["seed"] for r in record["runs"]})
-        cells = [f"{statistics.mean(v):.3f} ± {statistics.pstdev(v):.3f}" if v else "" for v in by_method.values()]
-        rows.append(f"| {record['data']} | " + " | ".join(cells) + f" | {', '.join(map(str, seeds))} |")
+        runs = record["runs"] if record["kind"] == "compare" else [dict(r, method="auto") for r in record["runs"]]
+        for method in order:
+            values = [r["accuracy"] for r in runs if r["method"] == method]
+            if values:
+                cells.setdefault(record["data"], {})[method] = (
+                    f"{statistics.mean(values):.3f} ± {statistics.pstdev(values):.3f} ({len(values)})")
+    for summary in baselines:
+        accuracy = summary["accuracy"]
+        cells.setdefault(summary["benchmark"], {}).setdefault(
+            summary.get("method", "dec"), f"{accuracy['mean']:.3f} ± {accuracy['std']:.3f} ({len(summary['seeds'])})")
+    methods = [m for m in order if any(m in row for row in cells.values())]
+    rows = ["| data | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    rows += [f"| {data} | " + " | ".join(row.get(m, "") for m in methods) + " |" for data, row in cells.items()]
     return rows
 
 
@@ -157,7 +167,8 @@ def refinement_rows(records: list[dict]) -> list[str]:
 def command_table(args: argparse.Namespace) -> None:
     records = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
     compared = [r for r in records if r["kind"] == "compare"]
-    print("\n".join(comparison_rows(compared)) + "\n\n" + "\n".join(refinement_rows(compared)))
+    baselines = [json.loads(path.read_text()) for path in args.baselines]
+    print("\n".join(comparison_rows(records, baselines)) + "\n\n" + "\n".join(refinement_rows(compared)))
     for record in (r for r in records if r["kind"] == "speed"):
         print(f"\n{record['data']} on {record['machine']['cpu']} (reference epoch "
               f"{record['reference_epoch_median']:.2f} s):")
@@ -174,6 +185,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["auto", "dec", "idec", "n2d"],
                         choices=("auto", "auto-refine", "dec", "idec", "n2d", "kmeans"))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--baselines", nargs="*", type=Path, default=[], metavar="RECORD",
+                        help="table: summary records of benchmarks/run.py for the methods a data set's "
+                             "records lack (MNIST's DEC, IDEC and N2D)")
     args = parser.parse_args()
     command = "python benchmarks/auto_recipe.py " + " ".join(__import__("sys").argv[1:])
     {"speed": command_speed, "compare": command_compare}.get(args.command, lambda a, c: command_table(a))(
