@@ -202,8 +202,8 @@ class AutoCluster(ClusterMixin, TransformerMixin, BaseEstimator):
         ``(height, width)`` or ``(height, width, channels)`` when each row is an image (stored
         row-major, channels last); None for a table.
     refine : bool, default=False
-        For images: refine N2D's clusters with IDEC (about twice the time; on MNIST 0.981
-        instead of 0.974), keeping the refinement only if :func:`check_refinement` accepts it.
+        For images: refine N2D's clusters with IDEC, kept only if it stays close to them
+        (about twice the time; on MNIST 0.981 instead of 0.974; see :func:`check_refinement`).
         Tables are refined by DEC in any case.
     device : {"auto", "cpu", "cuda", ...} or torch.device, default="auto"
     precision : {"auto", "float32", "bfloat16"}, default="auto"
