@@ -442,7 +442,8 @@ class DEC(DeepClusteringEstimator):
             n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
             centers = session.kept("initial_centers", (n_clusters, encoder[-1].out_features))
             return selection, centers.to(start.device)
-        embedding = _kmeans_embedding(encoder, start.data, n_rows, start.last_seed, world)
+        given = not isinstance(params["init"], str)  # given centroids need no embedding of the rows
+        embedding = None if given else _kmeans_embedding(encoder, start.data, n_rows, start.last_seed, world)
         selection = None
         if params["n_clusters"] == "auto":
             low, high = params["n_clusters_range"]
