@@ -93,7 +93,7 @@ def test_images_below_the_refinement_threshold_get_n2d(digits):
     assert model.refinement_ is None and model.start_ is None and model.refined_ is None
     assert model.estimator_.augment and model.estimator_.layer_epochs == "auto"
     np.testing.assert_array_equal(model.predict(X[:50]), model.labels_[:50])
-    assert cluster_accuracy(y, model.labels_) > 0.75  # 0.92 on this CPU (seeds 0 to 2 in the README)
+    assert cluster_accuracy(y, model.labels_) > 0.75  # 0.92 on this CPU (seeds 0 to 2 on the benchmarks page)
     assert set(model.phase_times_) == {"n2d.pretrain", "n2d.manifold", "n2d.mixture"}
 
 

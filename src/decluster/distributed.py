@@ -248,8 +248,8 @@ def _import_group_holders() -> None:
 
 def leave_launched_world() -> None:
     """End a launched run on every rank at once: wait until all ranks get here, then destroy the
-    default process group that :func:`join_launched_world` created (a group the caller created is
-    the caller's to end).
+    default process group that decluster created when ``fit`` ran under ``torchrun`` (a group the
+    caller created is the caller's to end).
 
     Call it on every rank after the last collective and after rank 0 has written its results
     (the command line does, after each successful command). Without the wait, a rank that has

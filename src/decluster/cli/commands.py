@@ -114,7 +114,7 @@ def _add_table_arguments(group, scope: str) -> None:
                             "default to the choice the model was fitted with)")
     group.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
                        help=f"{scope}: the column separator, e.g. ';' or tab (default: detected among "
-                            ", ; tab |)")
+                            "comma, semicolon, tab and pipe)")
 
 
 def _table_options(args: argparse.Namespace) -> dict:

@@ -173,7 +173,7 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None,
     Parameters
     ----------
     name : str
-        One of :data:`DATASET_NAMES`.
+        One of ``"digits"``, ``"mnist"``, ``"fashion-mnist"``, ``"usps"`` and ``"reuters10k"``.
     data_dir : str or os.PathLike, optional
         Folder of the data set's files; default ``data_home() / name``. Files already there
         are used without network and without checking their hash (which a re-compressed

@@ -162,10 +162,12 @@ class NpyRows:
     # ------------------------------------------------------------------ shape
     @property
     def n_rows(self) -> int:
+        """Number of rows."""
         return self.stop - self.start
 
     @property
     def n_features(self) -> int:
+        """Values per row: the product of ``row_shape``."""
         return math.prod(self.parts[0].row_shape)
 
     @property
@@ -175,6 +177,7 @@ class NpyRows:
 
     @property
     def row_shape(self) -> tuple[int, ...]:
+        """Shape of each row as stored: ``(n_features,)``, or an image's ``(height, width[, channels])``."""
         return self.parts[0].row_shape
 
     @property

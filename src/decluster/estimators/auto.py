@@ -1,6 +1,6 @@
 """``method="auto"``: a recipe chosen from the data, each branch of the rule set by a measurement.
 
-The rule (the measurements are in the README, "Choosing a method: auto"):
+The rule (the measurements are on the benchmarks page of the docs):
 
 * **tables** (no ``image_shape``): DEC with its defaults, the paper's method; on the wine table it
   did best of the three methods.
@@ -102,7 +102,7 @@ class Recipe:
 
 @dataclass(frozen=True)
 class RefinementCheck:
-    """Whether a refinement kept the clusters it started from (:func:`check_refinement`).
+    """Whether a refinement kept the clusters it started from (``AutoCluster.refinement_``).
 
     Attributes
     ----------
@@ -188,8 +188,8 @@ class AutoCluster(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Tables get DEC; images get N2D on an autoencoder pretrained with augmentation and, with
     ``refine=True``, an IDEC refinement of N2D's clusters that is kept only when it stays close to
-    them. The rule and the measurements behind each branch are in the README ("Choosing a method:
-    auto"). The recipe chosen is logged in one line (on ``decluster.progress.recipe``) and kept in
+    them. The rule is in the user guide ("Choosing a method") and the measurements behind each
+    branch on the benchmarks page of the docs. The recipe chosen is logged in one line (on ``decluster.progress.recipe``) and kept in
     ``recipe_``.
 
     Parameters
@@ -203,8 +203,8 @@ class AutoCluster(ClusterMixin, TransformerMixin, BaseEstimator):
         row-major, channels last); None for a table.
     refine : bool, default=False
         For images: refine N2D's clusters with IDEC, kept only if it stays close to them
-        (about twice the time; on MNIST 0.981 instead of 0.974; see :func:`check_refinement`).
-        Tables are refined by DEC in any case.
+        (about twice the time; on MNIST 0.981 instead of 0.974). ``refinement_`` says whether it
+        was kept. Tables are refined by DEC in any case.
     device : {"auto", "cpu", "cuda", ...} or torch.device, default="auto"
     precision : {"auto", "float32", "bfloat16"}, default="auto"
     random_state : int, RandomState instance or None, default=None

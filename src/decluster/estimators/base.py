@@ -123,7 +123,7 @@ def warn_if_clusters_shrank(method: str, labels: np.ndarray, n_clusters: int,
     more = f" and {shrunk.size - 3} more" if shrunk.size > 3 else ""
     what = "ended empty" if initial_sizes is None else f"ended empty or below {SHRINK_RATIO:g} of their initial size"
     warnings.warn(f"{method}: {shrunk.size} of {n_clusters} clusters {what} ({described}{more}); for clusters of "
-                  "very different sizes see 'Clusters of very different sizes' in the README",
+                  "very different sizes see the user guide, 'Unknown number of clusters' (docs/guide/unknown-k.md)",
                   ClusterSizeWarning, stacklevel=3)
 
 

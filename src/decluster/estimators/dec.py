@@ -113,7 +113,7 @@ class DEC(DeepClusteringEstimator):
     ----------
     n_clusters : int or "auto", default=10
         Number of clusters k. ``"auto"`` chooses k in ``n_clusters_range`` after pretraining,
-        by the mean silhouette of k-means on the embedding (see :mod:`decluster.k_selection`).
+        by the mean silhouette of k-means on the embedding (see :class:`~decluster.KSelection`).
     n_clusters_range : (int, int), default=(2, 30)
         The smallest and largest k that ``n_clusters="auto"`` tries.
     hidden_dims : sequence of int, default=(500, 500, 2000)
@@ -149,7 +149,7 @@ class DEC(DeepClusteringEstimator):
         Dropout rate used as corruption in layer-wise pretraining.
     augment : bool, default=False
         Train on randomly shifted (up to 10% of each side) and rotated (up to 10 degrees) copies
-        of the images, drawn per image and batch from ``random_state`` (DEC-DA, Guo et al. 2018):
+        of the images, drawn per image and batch from ``random_state`` (DEC-DA: Guo and others, 2018):
         pretraining reconstructs augmented images, and the clustering phase fits Q of augmented
         batches to the target P of the clean ones. Needs ``image_shape``.
     image_shape : tuple of int, optional
@@ -170,7 +170,7 @@ class DEC(DeepClusteringEstimator):
         that N2D finds (McConville et al., 2020): UMAP maps the embedding to ``n_clusters``
         dimensions (n_neighbors 20, min_dist 0) and a Gaussian mixture of full covariances with
         10 restarts clusters it. With ``augment`` on MNIST it kept apart the digits that k-means
-        merged on some seeds (README, "Which image recipe"; on 8x8 images it did worse than
+        merged on some seeds (see the benchmarks in the docs; on 8x8 images it did worse than
         N2D). It costs UMAP's time (about 1.5 minutes on 70,000 rows on a CPU) and needs
         umap-learn (a dependency of decluster).
     n_init : int, default=20
@@ -204,7 +204,7 @@ class DEC(DeepClusteringEstimator):
     ----------
     labels_ : ndarray of int32 of shape (n_samples,)
         Cluster of each training point, ``argmax_j q_ij`` under the final model.
-    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim)
+    cluster_centers_ : ndarray of shape (``n_clusters_``, embedding_dim)
         Centroids u_j in the embedding space.
     n_clusters_ : int
         The number of clusters: ``n_clusters``, or the one chosen with ``"auto"``.

@@ -49,7 +49,7 @@ class N2D(DeepClusteringEstimator):
     ----------
     n_clusters : int or "auto", default=10
         Number of clusters (mixture components). ``"auto"`` chooses k in ``n_clusters_range`` by
-        the mean silhouette of k-means on the manifold (see :mod:`decluster.k_selection`).
+        the mean silhouette of k-means on the manifold (see :class:`~decluster.KSelection`).
     n_clusters_range : (int, int), default=(2, 30)
         The smallest and largest k that ``n_clusters="auto"`` tries.
     n_neighbors : int, default=20
