@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python benchmarks/auto_recipe.py speed --data mnist --data-dir ../shared/datasets/mnist --seeds 0 1 2
     python benchmarks/auto_recipe.py compare --data digits wine --methods auto dec idec n2d kmeans --seeds 0 1 2
-    python benchmarks/auto_recipe.py table --baselines benchmarks/results/mnist-default-*20261127T094317.json
+    python benchmarks/auto_recipe.py table
 
 ``speed`` times reference epochs (``reference_epoch.py``: the paper's autoencoder, one epoch over
 70,000 rows, plain PyTorch, float32) before and after the fits, in the same process, then runs
@@ -14,8 +14,11 @@ method with its defaults (``kmeans``: scikit-learn's k-means with 10 restarts; `
 ``AutoCluster(refine=True)``, whose record also holds N2D's and IDEC's ACC and the refinement check) on the same data:
 tables are standardized first, as ``decluster fit`` does for columns in mixed units. Data sets:
 ``digits``, ``mnist``, ``mnist-10k`` (10,000 MNIST images drawn at random with seed 0) and
-``wine``. Each run's record (scores, seconds, the recipe and its refinement check) goes to
-``benchmarks/results/auto/``.
+``wine``. Each run's record (scores, seconds, the recipe and its refinement check, command,
+commit, machine, date) goes to ``benchmarks/results/auto/``. ``table`` prints the tables of those
+records as ``benchmarks/tables.py`` writes them for the docs: for a method that a data set's
+records lack, the newest ``run.py`` record of that method's defaults on it (or, with
+``--baselines``, one of the records named).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from reference_epoch import reference_epoch_seconds
 from run import git_commit, machine
+from tables import compare_table, load_records, refinement_table, speed_table
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_wine
 from sklearn.preprocessing import StandardScaler
@@ -129,52 +133,13 @@ def command_compare(args: argparse.Namespace, command: str) -> None:
         print(f"wrote {save({'kind': 'compare', 'data': data, 'runs': runs}, command)}")
 
 
-def comparison_rows(records: list[dict], baselines: list[dict]) -> list[str]:
-    """Markdown rows: data set, then ACC mean ± std (seeds) of each method that ran: from the
-    ``compare`` and ``speed`` records, and for methods those lack, from ``run.py``'s summary records
-    (``baselines``) of the same data set."""
-    order = ["auto", "auto-refine", "dec", "idec", "n2d", "kmeans"]
-    cells: dict[str, dict[str, str]] = {}
-    for record in records:
-        runs = record["runs"] if record["kind"] == "compare" else [dict(r, method="auto") for r in record["runs"]]
-        for method in order:
-            values = [r["accuracy"] for r in runs if r["method"] == method]
-            if values:
-                cells.setdefault(record["data"], {})[method] = (
-                    f"{statistics.mean(values):.3f} ± {statistics.pstdev(values):.3f} ({len(values)})")
-    for summary in baselines:
-        accuracy = summary["accuracy"]
-        cells.setdefault(summary["benchmark"], {}).setdefault(
-            summary.get("method", "dec"), f"{accuracy['mean']:.3f} ± {accuracy['std']:.3f} ({len(summary['seeds'])})")
-    methods = [m for m in order if any(m in row for row in cells.values())]
-    rows = ["| data | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
-    rows += [f"| {data} | " + " | ".join(row.get(m, "") for m in methods) + " |" for data, row in cells.items()]
-    return rows
-
-
-def refinement_rows(records: list[dict]) -> list[str]:
-    """Markdown rows of each refined run: N2D's ACC, IDEC's, their agreement and the check's verdict."""
-    rows = ["| data | seed | N2D ACC | IDEC ACC | ARI(N2D, IDEC) | collapsed clusters | kept |", "|---" * 7 + "|"]
-    for record in records:
-        for run in (r for r in record["runs"] if "refinement" in r):
-            check = run["refinement"]
-            rows.append(f"| {record['data']} | {run['seed']} | {run['start_accuracy']:.3f} | "
-                        f"{run['refined_accuracy']:.3f} | {check['agreement']:.3f} | "
-                        f"{len(check['shrunk_clusters'])} | {'IDEC' if check['accepted'] else 'N2D'} |")
-    return rows
-
-
 def command_table(args: argparse.Namespace) -> None:
-    records = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
-    compared = [r for r in records if r["kind"] == "compare"]
-    baselines = [json.loads(path.read_text()) for path in args.baselines]
-    print("\n".join(comparison_rows(records, baselines)) + "\n\n" + "\n".join(refinement_rows(compared)))
-    for record in (r for r in records if r["kind"] == "speed"):
-        print(f"\n{record['data']} on {record['machine']['cpu']} (reference epoch "
-              f"{record['reference_epoch_median']:.2f} s):")
-        for run in record["runs"]:
-            print(f"- seed {run['seed']}: ACC {run['accuracy']:.4f}, {run['seconds']:.0f} s = "
-                  f"{run['reference_epochs']:.1f} reference epochs")
+    """Print the tables of ``benchmarks/results/auto/`` as ``benchmarks/tables.py`` writes them for the docs."""
+    records = load_records()
+    summaries = [dict(json.loads(path.read_text()), _source=path.name) for path in args.baselines] \
+        if args.baselines else records.summaries
+    print(compare_table(records.auto, summaries) + "\n\n" + refinement_table(records.auto) + "\n\n"
+          + speed_table(records.auto))
 
 
 def main() -> None:
@@ -186,8 +151,8 @@ def main() -> None:
                         choices=("auto", "auto-refine", "dec", "idec", "n2d", "kmeans"))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--baselines", nargs="*", type=Path, default=[], metavar="RECORD",
-                        help="table: summary records of benchmarks/run.py for the methods a data set's "
-                             "records lack (MNIST's DEC, IDEC and N2D)")
+                        help="table: the summary records of benchmarks/run.py to take the methods a data set's "
+                             "records lack from (default: every one in benchmarks/results/)")
     args = parser.parse_args()
     command = "python benchmarks/auto_recipe.py " + " ".join(__import__("sys").argv[1:])
     {"speed": command_speed, "compare": command_compare}.get(args.command, lambda a, c: command_table(a))(

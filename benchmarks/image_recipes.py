@@ -13,31 +13,34 @@ Usage, from the repository root::
 
 Each (autoencoder, augmentation, seed) runs in its own process through ``benchmarks/run.py
 --seed-only``, which pretrains one autoencoder and hands it to every ``--method``; its record
-(scores, seconds and peak resident memory per phase) goes to
+(scores, seconds and peak resident memory per phase, commit, machine) goes to
 ``benchmarks/results/images-<benchmark>/<autoencoder>-<aug|clean>[-manifold]-seed<S>.json`` (``-manifold``
 with ``--init manifold``, DEC's and IDEC's centroids started from N2D's clusters; each ``--set NAME=VALUE``
 adds ``-NAMEVALUE`` before ``-seed``). A method that the seed's record already holds is not run again;
-the others run into a record named after them (``mlp-aug-idec-seed0.json``). The table
-(Markdown) has one row per recipe and machine: ACC, NMI and ARI over the seeds, the median seconds of
-pretraining and of the method's own phases, and the largest peak resident memory of any phase (of the
-process, which also holds the data). ``--table`` also reads the summary records of ``run.py``.
+the others run into a record named after them (``mlp-aug-idec-seed0.json``). The script then
+prints the table of its records, as ``benchmarks/tables.py`` writes it for the docs (one row per
+recipe and machine: ACC, NMI and ARI over the seeds, the median seconds of pretraining and of the
+method's own phases, and the largest peak resident memory of any phase, of the process, which also
+holds the data). ``--table`` prints that table of the records named, which may also be summary
+records of ``run.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 from decluster.data.datasets import IMAGE_SHAPES
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tables import read_image_records, recipe_rows, recipe_table  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DATASETS = {"mnist": "mnist", "mnist-quick": "mnist", "digits": "digits"}  # benchmark -> data set
-DEFAULT_MAX_ITER = 20_000  # DEC's and IDEC's; a record with another names it in its row
 
 
 def record_path(benchmark: str, architecture: str, augment: bool, seed: int, init: str = "kmeans",
@@ -80,68 +83,6 @@ def run_recipe(args: argparse.Namespace, architecture: str, augment: bool, seed:
     return [*records, path]
 
 
-def method_runs(record: dict) -> list[dict]:
-    """The method runs of a record, each with its ``seed``, ``method`` and ``machine``: a per-seed
-    record of ``run.py --seed-only`` or a summary record of ``run.py`` (made before these options
-    existed, so an MLP without augmentation unless its parameters say otherwise)."""
-    if "methods" in record:
-        return [dict(run, seed=record["seed"], method=method, machine=record["machine"])
-                for method, run in record["methods"].items()]
-    return [dict(run, method=record["method"], machine=record["machine"]) for run in record["runs"]]
-
-
-def recipe_rows(records: list[dict]) -> list[dict]:
-    """One row per (autoencoder, augmentation, method, machine) over the seeds of ``records``."""
-    groups: dict[tuple, list[dict]] = {}
-    for run in (run for record in records for run in method_runs(record)):
-        parameters, machine = run["parameters"], run["machine"]
-        hardware = machine["gpu"] or f"{machine['cores']}-core CPU ({machine['cpu']})"
-        init = parameters.get("init", "kmeans")
-        method = run["method"] if init == "kmeans" or run["method"] == "n2d" else f"{run['method']} + {init} init"
-        if run["method"] != "n2d" and parameters.get("max_iter", DEFAULT_MAX_ITER) != DEFAULT_MAX_ITER:
-            method += f", {parameters['max_iter']} iterations"
-        key = (parameters.get("architecture", "mlp"), parameters.get("augment", False), method, hardware)
-        groups.setdefault(key, []).append(run)
-    return [_row(key, runs) for key, runs in sorted(groups.items())]
-
-
-def _row(key: tuple, runs: list[dict]) -> dict:
-    architecture, augment, method, hardware = key
-    accuracy = [run["accuracy"] for run in runs]
-    median = lambda values: statistics.median(values)  # noqa: E731
-    return {
-        "autoencoder": architecture, "augment": augment, "method": method, "machine": hardware,
-        "seeds": sorted(run["seed"] for run in runs),
-        "acc_mean": statistics.fmean(accuracy), "acc_std": statistics.pstdev(accuracy),
-        "acc_min": min(accuracy), "acc_max": max(accuracy),
-        "nmi": statistics.fmean(run["nmi"] for run in runs), "ari": statistics.fmean(run["ari"] for run in runs),
-        "pretrain_s": median([run["seconds"]["pretrain"] for run in runs]),
-        "method_s": median([run["seconds"]["total"] - run["seconds"]["pretrain"] for run in runs]),
-        "phases": [phase for phase in runs[0]["seconds"] if phase not in ("pretrain", "total")],
-        "peak_mb": max(max(run["peak_rss_mb"].values()) for run in runs),
-    }
-
-
-def method_name(method: str) -> str:
-    """``"dec + manifold init"`` as ``"DEC + manifold init"``."""
-    name, plus, rest = method.partition(" + ")
-    return name.upper() + plus + rest
-
-
-def markdown(rows: list[dict]) -> str:
-    lines = ["| autoencoder | augment | method | seeds | ACC mean ± std | min – max | NMI | ARI "
-             "| pretraining | method's phases | peak RSS | machine |",
-             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for row in rows:
-        lines.append(
-            f"| {row['autoencoder']} | {'yes' if row['augment'] else 'no'} | {method_name(row['method'])} "
-            f"| {len(row['seeds'])} ({', '.join(map(str, row['seeds']))}) "
-            f"| {row['acc_mean']:.3f} ± {row['acc_std']:.3f} | {row['acc_min']:.3f} – {row['acc_max']:.3f} "
-            f"| {row['nmi']:.3f} | {row['ari']:.3f} | {row['pretrain_s']:.0f} s "
-            f"| {row['method_s']:.0f} s ({', '.join(row['phases'])}) | {row['peak_mb']:.0f} MB | {row['machine']} |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("benchmark", nargs="?", choices=sorted(DATASETS))
@@ -165,7 +106,7 @@ def main() -> None:
     else:
         paths = [path for architecture in args.architecture for augment in args.augment for seed in args.seeds
                  for path in run_recipe(args, architecture, augment == "on", seed)]
-    print(markdown(recipe_rows([json.loads(path.read_text()) for path in paths])))
+    print(recipe_table(recipe_rows(read_image_records(paths))))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ silhouette of k-means over the range (the criterion, run again on this sample of
 points; its k may differ from the fit's on a near tie): a criterion of this kind can find the
 classes only where they score at least as well. With
 ``--augment`` every fit of the image sets pretrains (and trains) on augmented images. The record
-goes to ``benchmarks/results/k-selection-<time>.json``; the tables are printed as Markdown.
+goes to ``benchmarks/results/k-selection-<time>.json``; its tables are printed as Markdown, as
+``benchmarks/tables.py`` writes them for the docs (imbalanced MNIST in a table of its own).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,6 +40,9 @@ from decluster import DEC, IDEC, N2D, evaluate
 from decluster.data.batching import map_in_batches
 from decluster.data.datasets import IMAGE_SHAPES, load_dataset
 from decluster.k_selection import SAMPLE_SIZE, select_n_clusters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tables import Records, imbalanced_table, k_selection_table, silhouette_table  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 SHAPES = {**IMAGE_SHAPES, "imbalanced-mnist": IMAGE_SHAPES["mnist"]}
@@ -110,29 +115,13 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict:
             "smallest_class": int(np.bincount(y).min()), "embedding_silhouette": silhouettes, "methods": runs}
 
 
-def markdown(records: list[dict]) -> str:
-    lines = ["| data | method | seed | true k | chosen k | ACC chosen / true k | NMI chosen / true k "
-             "| ARI chosen / true k | smallest cluster chosen / true k (class) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for record in records:
-        for method, runs in record["methods"].items():
-            auto, true = runs["auto"], runs["true_k"]
-            lines.append(
-                f"| {record['data']} | {method.upper() if method != 'kmeans' else 'k-means'} | {record['seed']} "
-                f"| {record['true_k']} | {auto['n_clusters']} | {auto['accuracy']:.3f} / {true['accuracy']:.3f} "
-                f"| {auto['nmi']:.3f} / {true['nmi']:.3f} | {auto['ari']:.3f} / {true['ari']:.3f} "
-                f"| {auto['smallest_cluster']} / {true['smallest_cluster']} ({record['smallest_class']}) |")
-    return "\n".join(lines)
-
-
-def silhouette_markdown(records: list[dict]) -> str:
-    lines = ["| data | augment | seed | true k | silhouette of the true classes | best k of k-means | its silhouette |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for record in records:
-        scores = record["embedding_silhouette"]
-        lines.append(f"| {record['data']} | {'yes' if record['augment'] else 'no'} | {record['seed']} "
-                     f"| {record['true_k']} | {scores['true_classes']:.3f} | {scores['chosen_k']} | {scores['best']:.3f} |")
-    return "\n".join(lines)
+def print_tables(records: list[dict], path: Path) -> None:
+    """The tables of this run's records, as ``benchmarks/tables.py`` writes them for the docs."""
+    chosen = Records(k_selection=[dict(record, _source=path.name) for record in records])
+    imbalanced = [record["data"] == "imbalanced-mnist" for record in records]
+    tables = [(not all(imbalanced), k_selection_table), (any(imbalanced), imbalanced_table),
+              (any("embedding_silhouette" in record for record in records), silhouette_table)]
+    print("\n\n".join(table(chosen) for wanted, table in tables if wanted))
 
 
 def main() -> None:
@@ -154,8 +143,7 @@ def main() -> None:
         for seed in args.seeds:
             records.append(run(name, seed, args))
             path.write_text(json.dumps(records, indent=2) + "\n")  # each finished run kept, should a later one fail
-    print(markdown(records))
-    print(silhouette_markdown(records))
+    print_tables(records, path)
     print(f"record: {path}")
 
 

@@ -9,7 +9,8 @@ ranks on C cores each rank gets C / R torch threads. Usage, from the repository 
     python benchmarks/ranks.py --data-dir ../shared/datasets/mnist --ranks 1 2
     python benchmarks/ranks.py --data-dir ../shared/datasets/mnist --ranks 1 2 4 --device cuda   # one GPU per rank
 
-A record goes to ``benchmarks/results/ranks-<time>.json``; the table is printed as Markdown.
+A record goes to ``benchmarks/results/ranks-<time>.json``; its table is printed as Markdown, as
+``benchmarks/tables.py`` writes it for the docs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import sys
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tables import Records, ranks_table  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
@@ -84,12 +88,7 @@ def main() -> None:
               "epochs": args.epochs, "iterations": args.iterations, "device": args.device, "runs": rows}
     path = RESULTS / f"ranks-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
-    print("| ranks | threads per rank | pretraining rows/s | clustering rows/s | pretraining s | clustering s |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for row in rows:
-        print(f"| {row['ranks']} | {row['threads_per_rank']} | {row['pretrain_rows_per_s']:,.0f} "
-              f"| {row['clustering_rows_per_s']:,.0f} | {row['seconds']['pretrain']:.1f} "
-              f"| {row['seconds']['clustering']:.1f} |")
+    print(ranks_table(Records(ranks=[dict(record, _source=path.name)])))
     print(f"record: {path}")
 
 

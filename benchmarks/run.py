@@ -1,4 +1,4 @@
-"""Run a named benchmark: every seed in its own process, then one JSON record and a README row.
+"""Run a named benchmark: every seed in its own process, then one JSON record per method.
 
 Usage, from the repository root::
 
@@ -17,8 +17,10 @@ at learning rate 0.1 divided by 10 every 40% of a stage, 50,000 iterations per l
 ``--method`` names the estimators to run (default ``dec``); with several, each seed pretrains one
 autoencoder (DEC's parameters) and hands it to every method, so they share the pretraining and
 its time is reported once, in the ``pretrain`` phase of each row.
-The record goes to ``benchmarks/results/`` and a row is added to the README's results table.
-The ``scaling`` benchmark lives in ``benchmarks/scaling.py``.
+Each method's record (command, commit, machine, date, seeds, and per seed its scores, phase times
+and peak memory) goes to ``benchmarks/results/``; the script prints its row of the methods table
+and writes nothing else. ``python benchmarks/tables.py`` turns the records into the tables of the
+docs and the README's headline. The ``scaling`` benchmark lives in ``benchmarks/scaling.py``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from memory import PhaseMemory
+from tables import summary_table
 
 from decluster import DEC, IDEC, N2D, evaluate
 from decluster.data.datasets import load_dataset
@@ -45,8 +48,6 @@ from decluster.training.device import resolve_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-README = ROOT / "README.md"
-TABLE_END = "<!-- benchmark-results:end -->"
 
 # name -> (data set, number of leading samples used or None for all, default seeds)
 BENCHMARKS = {
@@ -121,7 +122,8 @@ def run_seed(args: argparse.Namespace) -> dict:
     memory.stop()
     for record in records.values():
         record["peak_rss_mb"] = memory.peaks_mb()
-    return {"seed": args.seed, "methods": records, "machine": machine()}
+    return {"seed": args.seed, "methods": records, "machine": machine(), "commit": git_commit(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def machine() -> dict:
@@ -192,7 +194,7 @@ def summarise(args: argparse.Namespace, runs: list[dict], method: str, where: di
 
     return {
         "benchmark": args.benchmark, "method": method, "mode": args.mode, "paper_fraction": args.paper_fraction,
-        "overrides": overrides(args.set),
+        "overrides": overrides(args.set), "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
         "machine": where, "seeds": [run["seed"] for run in runs],
         "accuracy": stats("accuracy"), "nmi": stats("nmi"), "ari": stats("ari"),
@@ -200,29 +202,6 @@ def summarise(args: argparse.Namespace, runs: list[dict], method: str, where: di
         "peak_rss_mb": max(max(run["peak_rss_mb"].values()) for run in runs),
         "runs": runs,
     }
-
-
-def readme_row(record: dict) -> str:
-    acc = record["accuracy"]
-    mode = record["mode"] if record["mode"] != "paper" or record["paper_fraction"] == 1 else \
-        f"paper ×{record['paper_fraction']:g}"
-    mode += "".join(f", {name}={value}" for name, value in record.get("overrides", {}).items())
-    if record.get("method", "dec") != "dec":
-        mode = f"{record['method'].upper()}, {mode}"
-    hardware = record["machine"]["gpu"] or f"{record['machine']['cores']}-core CPU"
-    precisions = sorted({run.get("precision", "float32") for run in record["runs"]})
-    hardware += f", {'/'.join(precisions)}"
-    return (f"| {record['benchmark']} | {mode} | {len(record['seeds'])} | {acc['mean']:.3f} ± {acc['std']:.3f} "
-            f"| {acc['min']:.3f} | {acc['max']:.3f} | {record['nmi']['mean']:.3f} | {record['ari']['mean']:.3f} "
-            f"| {record['median_seconds']:.0f} s | {record['peak_rss_mb']:.0f} MB | {hardware} "
-            f"| {record['commit']} |")
-
-
-def append_to_readme(row: str) -> None:
-    text = README.read_text()
-    if TABLE_END not in text:
-        raise SystemExit(f"{README}: no line {TABLE_END!r} to put the row before")
-    README.write_text(text.replace(TABLE_END, row + "\n" + TABLE_END, 1))
 
 
 def main() -> None:
@@ -240,7 +219,6 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=1, metavar="N",
                         help="seeds run at once, sharing the CPU threads (for machines with many cores; times "
                              "then include the sharing)")
-    parser.add_argument("--no-readme", action="store_true", help="do not add a row to the README")
     parser.add_argument("--from-seed-records", type=Path, nargs="+", metavar="JSON",
                         help="summarise per-seed records written by --seed-only --json (e.g. on another machine) "
                              "instead of running")
@@ -261,15 +239,14 @@ def main() -> None:
         records = summarise_seeds(args, runs)
     else:
         records = run_all(args)
+    written = []
     for method, record in records.items():
         suffix = "" if method == "dec" else f"-{method}"
         path = RESULTS / f"{args.benchmark}-{args.mode}{suffix}-{stamp}.json"
         path.write_text(json.dumps(record, indent=2) + "\n")
-        row = readme_row(record)
-        print(row)
+        written.append(dict(record, _source=path.name))
         print(f"record: {path}")
-        if not args.no_readme:
-            append_to_readme(row)
+    print(summary_table(written))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,11 @@ clustering phase (mean over ``--iterations``). A P update should grow linearly i
 step at most linearly in k and not at all in n. Usage, from the repository root::
 
     python benchmarks/scaling.py                # n = 1e4, 1e5, 1e6 at k = 10; k = 10, 100, 1000 at n = 1e5
-    python benchmarks/scaling.py --readme       # also replace the scaling table in the README
+    python benchmarks/scaling.py --iterations 1000
+
+The record (command, commit, machine, date, torch threads, and the times of each n and k) goes to
+``benchmarks/results/scaling-<time>.json``; the script prints its table and writes nothing else
+(``python benchmarks/tables.py`` puts the records' tables in the docs).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 import warnings
 from datetime import datetime, timezone
@@ -27,9 +32,13 @@ from decluster.nn.student_t import compute_snapshot
 from decluster.training.clustering import refine_clusters
 from decluster.training.settings import ClusteringSettings
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import git_commit, machine  # noqa: E402
+from tables import Records, scaling_table  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 GRID = [(10_000, 10), (100_000, 10), (1_000_000, 10), (100_000, 100), (100_000, 1000)]
-START, END = "<!-- scaling:start -->", "<!-- scaling:end -->"
 
 
 def blobs(n: int, k: int, generator: torch.Generator) -> torch.Tensor:
@@ -63,43 +72,28 @@ def measure(n: int, k: int, iterations: int) -> dict:
             "p_update_ns_per_point_cluster": 1e9 * update_seconds / (n * k)}
 
 
-def table(rows: list[dict], iterations: int) -> str:
-    lines = [f"Clustering phase alone (`python benchmarks/scaling.py`, {torch.get_num_threads()} threads): median "
-             f"of 3 P updates over all n points, and the mean SGD step (batch 256) over {iterations} steps.",
-             "",
-             "| n | k | one P update | P update per n·k | one SGD step |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['n']:,} | {r['k']:,} | {r['p_update_s']:.3f} s | {r['p_update_ns_per_point_cluster']:.1f} ns "
-              f"| {r['step_ms']:.2f} ms |" for r in rows]
-    return "\n".join(lines)
-
-
-def replace_in_readme(text: str) -> None:
-    readme = ROOT / "README.md"
-    content = readme.read_text()
-    if START not in content or END not in content:
-        raise SystemExit(f"{readme}: no {START} ... {END} block")
-    before, rest = content.split(START, 1)
-    readme.write_text(before + START + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+def record(rows: list[dict], iterations: int) -> dict:
+    """The JSON record of one run: what ran, where, and the times of each (n, k)."""
+    return {"command": " ".join(["python", "benchmarks/scaling.py", *sys.argv[1:]]), "commit": git_commit(),
+            "machine": machine(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "threads": torch.get_num_threads(), "iterations": iterations, "batch_size": ClusteringSettings.batch_size, "p_update_repeats": 3,
+            "rows": rows}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=500)
-    parser.add_argument("--readme", action="store_true", help="replace the scaling table in the README")
+    parser.add_argument("--iterations", type=int, default=500, help="SGD steps timed per (n, k) (default: 500)")
     args = parser.parse_args()
     rows = []
     for n, k in GRID:
         rows.append(measure(n, k, args.iterations))
         print(json.dumps(rows[-1]), flush=True)
-    text = table(rows, args.iterations)
-    print(text)
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    (results / f"scaling-{stamp}.json").write_text(json.dumps(rows, indent=2) + "\n")
-    if args.readme:
-        replace_in_readme(text)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"scaling-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}.json"
+    written = record(rows, args.iterations)
+    path.write_text(json.dumps(written, indent=2) + "\n")
+    print(scaling_table(Records(scaling=[dict(written, _source=path.name)])))
+    print(f"record: {path}")
 
 
 if __name__ == "__main__":

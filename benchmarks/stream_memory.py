@@ -10,7 +10,7 @@ each row goes beside it in ``*-labels.npy``). Nothing is kept in memory but one 
         --out .bench-data/stream --sizes 1000000 4000000 10000000
 
 ``measure`` runs, for each file, three child processes (one at a time, so each one's peak is
-its own) and prints a Markdown table:
+its own):
 
 * ``pretrain``: the default DEC fit, stopped by SIGINT after ``--pretrain-seconds`` of layer-wise
   pretraining; rows/s of its steps (the first layer pair's), from which the time of an epoch
@@ -24,7 +24,9 @@ its own) and prints a Markdown table:
 
 Each child reports its peak resident set size (``ru_maxrss``; for ``cluster``, at the end of
 the fit, before the model is saved) and the peak of each phase (sampled every 50 ms), and the
-times of its phases:
+times of its phases. The record of every child goes to
+``benchmarks/results/stream-memory-<time>.json``, and their table is printed as Markdown (as
+``benchmarks/tables.py`` writes it for the docs):
 
     python benchmarks/stream_memory.py measure .bench-data/stream/mnist-shifted-*.npy
 """
@@ -46,6 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memory import PhaseMemory  # noqa: E402
+from tables import Records, stream_table  # noqa: E402
 
 SHIFT = 2
 BLOCK = 100_000
@@ -213,27 +216,18 @@ def _save(records: list[dict], options: argparse.Namespace) -> None:
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     stamp = options.stamp
-    machine = {"cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads()}
-    (results / f"stream-memory-{stamp}.json").write_text(json.dumps({"machine": machine, "records": records},
+    (results / f"stream-memory-{stamp}.json").write_text(json.dumps({"machine": _machine(), "records": records},
                                                                       indent=2) + "\n")
 
 
-def table(records: list[dict]) -> str:
-    lines = ["| rows | step | peak RSS (MB) | time | rows/s |", "| ---: | --- | ---: | --- | ---: |"]
-    records = [record | {"peak_mb": record.get("fit_peak_mb", record["peak_mb"])} for record in records]
-    for record in records:
-        if record["what"] == "prepare":
-            continue
-        if record["what"] == "pretrain":
-            epoch = record["rows"] / record["rows_per_second"]
-            time_text = f"{record['seconds']:.0f} s measured; an epoch ≈ {epoch / 60:.0f} min"
-        elif record["what"] == "cluster":
-            time_text = ", ".join(f"{name} {value:.0f} s" for name, value in record["seconds"].items())
-        else:
-            time_text = f"{record['seconds']:.0f} s"
-        rate = f"{record['rows_per_second']:,.0f}" if "rows_per_second" in record else ""
-        lines.append(f"| {record['rows']:,} | {record['what']} | {record['peak_mb']:,.0f} | {time_text} | {rate} |")
-    return "\n".join(lines)
+def _machine() -> dict:
+    return {"cpus": os.cpu_count(), "torch_threads": __import__("torch").get_num_threads()}
+
+
+def table(records: list[dict], options: argparse.Namespace) -> str:
+    """The table of this run's records, as ``benchmarks/tables.py`` writes it for the docs."""
+    source = f"stream-memory-{options.stamp}.json"
+    return stream_table(Records(stream=[dict(record, machine=_machine(), _source=source) for record in records]))
 
 
 def main() -> None:
@@ -264,7 +258,7 @@ def main() -> None:
     elif options.command == "child":
         child(options.what, options.files[0], options)
     else:
-        print(table(measure(options.files, options)))
+        print(table(measure(options.files, options), options))
 
 
 if __name__ == "__main__":

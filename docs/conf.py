@@ -26,21 +26,20 @@ release = decluster.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "numpydoc",
     "sphinxarg.ext",
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "benchmarks/generated", "Thumbs.db", ".DS_Store"]
 # Curly quotes and ellipses, but "--" stays two hyphens: the pages are full of command-line flags.
 smartquotes_action = "qe"
 templates_path: list[str] = []
 
 # -- Markdown (MyST) -------------------------------------------------------------------------
 myst_heading_anchors = 3
-myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+myst_enable_extensions = ["colon_fence", "deflist"]
 
 # -- API reference (autodoc, autosummary, numpydoc) ------------------------------------------
 autodoc_typehints = "none"  # the numpydoc sections give every type, with its shape

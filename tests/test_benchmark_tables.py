@@ -1,0 +1,140 @@
+"""The benchmark tables: generated files up to date with the records, and their formatting (no training)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "tables.py"
+
+
+@pytest.fixture(scope="module")
+def tables():
+    """``benchmarks/tables.py`` as a module (the benchmarks folder is no package)."""
+    spec = importlib.util.spec_from_file_location("benchmark_tables", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def summary_record(accuracies, **changes):
+    """A record of ``benchmarks/run.py`` with one run per accuracy (seeds 0, 1, ...)."""
+    runs = [{"seed": seed, "accuracy": accuracy, "nmi": 0.5, "ari": 0.25, "precision": "float32",
+             "seconds": {"pretrain": 10.0, "kmeans": 1.0, "clustering": 4.0 + seed, "total": 15.0 + seed},
+             "peak_rss_mb": {"pretrain": 900.0, "clustering": 1000.4 + seed}, "parameters": {"max_iter": 20000}}
+            for seed, accuracy in enumerate(accuracies)]
+    record = {"benchmark": "digits", "method": "dec", "mode": "default", "paper_fraction": 1.0, "overrides": {},
+              "date": "2026-01-01 00:00 UTC", "commit": "0123456789abcdef", "seeds": list(range(len(runs))),
+              "machine": {"cpu": "AMD EPYC", "cores": 2, "gpu": None}, "runs": runs,
+              "_source": "digits-default-20260101T000000.json"}
+    return record | changes
+
+
+def test_the_generated_tables_match_the_records(tables, capsys):
+    """Stale tables fail: rerun ``python benchmarks/tables.py`` after adding records."""
+    status = tables.main(["--check"])
+    assert status == 0, capsys.readouterr().err
+
+
+def test_mean_std_of_known_numbers(tables):
+    assert tables.mean_std([0.8, 0.9, 1.0]) == "0.900 ± 0.082"  # population std: sqrt(0.02 / 3)
+    assert tables.mean_std([0.5]) == "0.500 ± 0.000"
+    assert tables.mean_std([0.97431, 0.97402, 0.97450], digits=4) == "0.9743 ± 0.0002"
+
+
+def test_units_seeds_and_commits(tables):
+    assert [tables.seconds_text(value) for value in (None, 0.04, 9.94, 12.5, 2036.2)] == \
+        ["—", "0.0 s", "9.9 s", "12 s", "2,036 s"]
+    assert tables.megabytes(1429.8) == "1,430 MB"
+    assert tables.seeds_text([2, 0, 1, 4, 3]) == "5 (0–4)"
+    assert tables.seeds_text([0, 3]) == "2 (0, 3)"
+    assert tables.short_commit("a4970b075a367346ef3dfdb5c380636cf92243de") == "a4970b0"
+    assert tables.short_commit("e2df90d+dirty") == "e2df90d+dirty"
+    assert tables.short_commit(None) == "—"
+
+
+def test_machines_as_the_records_name_them(tables):
+    assert tables.machine_label({"cpu": "Intel(R) Xeon(R) Processor", "cores": 2}, ["bfloat16"]) == \
+        "2-core Intel Xeon, bfloat16"
+    assert tables.machine_label({"cpu": "Intel(R) Xeon(R) Processor", "cores": 16, "gpu": "NVIDIA H200"},
+                                ["float32", "float32"]) == "NVIDIA H200, float32"
+    assert tables.machine_label({"cpus": 2, "torch_threads": 2}) == "2 CPUs"
+    assert tables.machine_label({"cpu": "x86_64", "threads": 2}) == "x86_64, 2 threads"
+    assert tables.machine_label(None) == "—"
+
+
+def test_a_summary_record_as_a_row(tables):
+    record = summary_record([0.8, 0.9, 1.0], overrides={"finetune_epochs": 45, "precision": "float32"})
+    row = tables.summary_row(record)
+    assert row == ["digits", "DEC", "default, finetune_epochs=45", "3 (0–2)", "0.900 ± 0.082", "0.800 – 1.000",
+                   "0.500", "0.250", "10 s", "6.0 s (kmeans, clustering)", "16 s", "1,002 MB",
+                   "2-core AMD EPYC, float32", "0123456"]
+    table = tables.summary_table([record])
+    assert table.splitlines()[2] == "| " + " | ".join(row) + " |"
+    assert table.splitlines()[1].startswith("| --- | --- | --- | --- | ---: |")
+
+
+def test_the_paper_recipe_is_named_with_its_fraction(tables):
+    assert tables.summary_settings(summary_record([0.7], mode="paper", paper_fraction=0.1)) == "paper ×0.1"
+    assert tables.summary_settings(summary_record([0.7], mode="paper")) == "paper"
+
+
+def test_a_row_is_rendered_the_same_every_time(tables, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "digits-default-20260101T000000.json").write_text(json.dumps(summary_record([0.8, 0.9, 1.0])))
+    out, readme = tmp_path / "generated", tmp_path / "README.md"
+    assert tables.main(["--results", str(results), "--out", str(out), "--readme", str(readme)]) == 0
+    first = {path.name: path.read_text() for path in out.glob("*.md")}
+    assert tables.main(["--check", "--results", str(results), "--out", str(out), "--readme", str(readme)]) == 0
+    assert tables.main(["--results", str(results), "--out", str(out), "--readme", str(readme)]) == 0
+    assert {path.name: path.read_text() for path in out.glob("*.md")} == first
+    assert first["methods.md"].startswith("<!-- Generated by `python benchmarks/tables.py`")
+    assert "| digits | DEC | default | 3 (0–2) | 0.900 ± 0.082 |" in first["methods.md"]
+
+
+def test_the_readme_headline_replaces_only_its_block(tables, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "digits-default-20260101T000000.json").write_text(json.dumps(summary_record([0.8, 0.9, 1.0])))
+    readme = tmp_path / "README.md"
+    text = "# title\n\nbefore\n<!-- headline:start -->\nold table\n<!-- headline:end -->\nafter\n"
+    readme.write_text(text)
+    options = ["--results", str(results), "--out", str(tmp_path / "generated"), "--readme", str(readme)]
+    assert tables.main(options) == 0
+    updated = readme.read_text()
+    assert updated.startswith("# title\n\nbefore\n<!-- headline:start -->\n<!-- Generated by")
+    assert updated.endswith("<!-- headline:end -->\nafter\n")
+    assert "old table" not in updated
+    assert "| digits | DEC (the paper's method) | `--method dec` | 0.900 ± 0.082 (3) | 16 s |" in updated
+    assert tables.main(["--check", *options]) == 0
+    readme.write_text(updated.replace("0.900 ± 0.082", "0.901 ± 0.082"))
+    assert tables.main(["--check", *options]) == 1
+
+
+def test_a_readme_without_markers_is_left_alone(tables, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# title\n")
+    options = ["--out", str(tmp_path / "generated"), "--readme", str(readme)]
+    assert tables.main(options) == 0
+    assert readme.read_text() == "# title\n"
+    assert "left alone" in capsys.readouterr().err
+    assert tables.main(["--check", *options]) == 0
+
+
+def test_stale_and_leftover_files_are_named(tables, tmp_path, capsys):
+    out, readme = tmp_path / "generated", tmp_path / "README.md"
+    options = ["--out", str(out), "--readme", str(readme)]
+    assert tables.main(options) == 0
+    (out / "scaling.md").write_text("edited by hand\n")
+    (out / "old-table.md").write_text("no longer generated\n")
+    assert tables.main(["--check", *options]) == 1
+    err = capsys.readouterr().err
+    assert "scaling.md" in err and "old-table.md" in err
+    assert tables.main(options) == 0
+    assert not (out / "old-table.md").exists()
+    assert tables.main(["--check", *options]) == 0
