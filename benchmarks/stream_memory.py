@@ -1,13 +1,20 @@
-"""Peak memory and speed of DEC on memory-mapped data of 1M, 4M and 10M rows.
+"""Peak memory and speed of DEC on data read from disk (.npy or Parquet) of 1M, 4M and 10M rows.
 
 Two steps:
 
-``generate`` writes ``.npy`` files of N rows of 784 uint8 pixels (N, 28, 28) built from MNIST's
-70,000 images by random shifts of up to 2 pixels in each direction (seeded; the true digit of
-each row goes beside it in ``*-labels.npy``). Nothing is kept in memory but one block:
+``generate`` writes files of N rows of 784 uint8 pixels (N, 28, 28) built from MNIST's 70,000
+images by random shifts of up to 2 pixels in each direction (seeded; the true digit of each row
+goes beside it in ``*-labels.npy``), as ``.npy`` files or, with ``--format parquet``, as Parquet
+files of 784 uint8 columns in row groups of 65,536 rows. ``--kind blobs --columns 100`` writes
+instead N rows of 100 float32 values drawn around 10 seeded centres (no MNIST needed). Nothing
+is kept in memory but one block:
 
     python benchmarks/stream_memory.py generate --data-dir ../shared/datasets/mnist \\
         --out .bench-data/stream --sizes 1000000 4000000 10000000
+    python benchmarks/stream_memory.py generate --data-dir ../shared/datasets/mnist \\
+        --out .bench-data/stream --sizes 10000000 --format parquet
+    python benchmarks/stream_memory.py generate --kind blobs --columns 100 \\
+        --out .bench-data/stream --sizes 10000000 --format parquet
 
 ``measure`` runs, for each file, three child processes (one at a time, so each one's peak is
 its own):
@@ -24,11 +31,14 @@ its own):
 
 Each child reports its peak resident set size (``ru_maxrss``; for ``cluster``, at the end of
 the fit, before the model is saved) and the peak of each phase (sampled every 50 ms), and the
-times of its phases. The record of every child goes to
-``benchmarks/results/stream-memory-<time>.json``, and their table is printed as Markdown (as
-``benchmarks/tables.py`` writes it for the docs):
+times of its phases. A ``.npy`` file is read as ``NpyRows``, a ``.parquet`` file as
+``ParquetRows``; uint8 rows are scaled to [0, 1]. The record of every child goes to
+``benchmarks/results/stream-memory-<time>.json`` (``--results`` for another folder), and their
+table is printed as Markdown (as ``benchmarks/tables.py`` writes it for the docs):
 
     python benchmarks/stream_memory.py measure .bench-data/stream/mnist-shifted-*.npy
+    python benchmarks/stream_memory.py measure .bench-data/stream/mnist-shifted-10000000.parquet \\
+        .bench-data/stream/blobs-10000000.parquet
 """
 
 from __future__ import annotations
@@ -52,6 +62,8 @@ from tables import Records, stream_table  # noqa: E402
 
 SHIFT = 2
 BLOCK = 100_000
+PARQUET_GROUP = 65_536  # rows per row group (and per block written) of the Parquet files
+BLOB_CENTRES = 10
 
 
 def _mnist_uint8(data_dir: str) -> tuple[np.ndarray, np.ndarray]:
@@ -76,21 +88,72 @@ def _shifted_block(padded: np.ndarray, labels: np.ndarray, size: int,
     return out, labels[source]
 
 
-def generate(data_dir: str, out: Path, sizes: list[int], seed: int) -> None:
-    """Write ``mnist-shifted-N.npy`` and ``mnist-shifted-N-labels.npy`` for each N in ``sizes``."""
+def _blob_block(size: int, columns: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` float32 rows around :data:`BLOB_CENTRES` centres (the same centres for every block) and their centre."""
+    centres = np.random.default_rng(0).normal(scale=3.0, size=(BLOB_CENTRES, columns))
+    truth = rng.integers(0, BLOB_CENTRES, size)
+    return (centres[truth] + rng.standard_normal((size, columns))).astype(np.float32), truth.astype(np.int8)
+
+
+def _blocks(kind: str, data_dir: str | None, columns: int, size: int, rows_per_block: int, seed: int):
+    """The rows of one file, ``rows_per_block`` at a time, with their true labels."""
+    rng = np.random.default_rng([seed, size])
+    if kind == "blobs":
+        for start in range(0, size, rows_per_block):
+            yield _blob_block(min(rows_per_block, size - start), columns, rng)
+        return
     images, labels = _mnist_uint8(data_dir)
     padded = np.pad(images, ((0, 0), (SHIFT, SHIFT), (SHIFT, SHIFT)))
+    for start in range(0, size, rows_per_block):
+        yield _shifted_block(padded, labels, min(rows_per_block, size - start), rng)
+
+
+def _write_npy(path: Path, blocks, size: int, row_shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Write the blocks as one ``.npy`` array of ``size`` rows; return the true labels."""
+    truth, start = np.empty(size, dtype=np.int8), 0
+    with open(path, "wb") as stream:
+        np.lib.format.write_array_header_1_0(stream, {"descr": dtype, "fortran_order": False,
+                                                      "shape": (size, *row_shape)})
+        for block, block_truth in blocks:
+            stream.write(np.ascontiguousarray(block).tobytes())
+            truth[start: start + len(block)] = block_truth
+            start += len(block)
+    return truth
+
+
+def _write_parquet(path: Path, blocks, size: int) -> np.ndarray:
+    """Write the blocks as a Parquet file, one row group a block, one column a value; return the true labels."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    truth, start, writer = np.empty(size, dtype=np.int8), 0, None
+    for block, block_truth in blocks:
+        rows = block.reshape(len(block), -1)
+        table = pa.table({f"p{column}": rows[:, column] for column in range(rows.shape[1])})
+        writer = writer or pq.ParquetWriter(str(path), table.schema)
+        writer.write_table(table, row_group_size=PARQUET_GROUP)
+        truth[start: start + len(block)] = block_truth
+        start += len(block)
+    writer.close()
+    return truth
+
+
+def generate(options: argparse.Namespace) -> None:
+    """Write ``KIND-N.npy`` (or ``.parquet``) and ``KIND-N-labels.npy`` for each N in ``--sizes``."""
+    out, kind, parquet = options.out, options.kind, options.format == "parquet"
+    if kind == "mnist-shifted" and options.data_dir is None:
+        raise SystemExit("--kind mnist-shifted needs --data-dir (a folder of the MNIST files)")
     out.mkdir(parents=True, exist_ok=True)
-    for size in sizes:
-        rng = np.random.default_rng([seed, size])
-        path, truth = out / f"mnist-shifted-{size}.npy", np.empty(size, dtype=np.int8)
-        with open(path, "wb") as stream:
-            np.lib.format.write_array_header_1_0(
-                stream, {"descr": "|u1", "fortran_order": False, "shape": (size, 28, 28)})
-            for start in range(0, size, BLOCK):
-                block, truth[start: start + BLOCK] = _shifted_block(padded, labels, min(BLOCK, size - start), rng)
-                stream.write(block.tobytes())
-        np.save(out / f"mnist-shifted-{size}-labels.npy", truth)
+    for size in options.sizes:
+        path = out / f"{kind}-{size}.{options.format}"
+        blocks = _blocks(kind, options.data_dir, options.columns, size, PARQUET_GROUP if parquet else BLOCK,
+                         options.seed)
+        if parquet:
+            truth = _write_parquet(path, blocks, size)
+        else:
+            row_shape, dtype = ((28, 28), "|u1") if kind == "mnist-shifted" else ((options.columns,), "<f4")
+            truth = _write_npy(path, blocks, size, row_shape, dtype)
+        np.save(out / f"{kind}-{size}-labels.npy", truth)
         print(f"wrote {path} ({path.stat().st_size / 1e9:.2f} GB)", flush=True)
 
 
@@ -112,9 +175,29 @@ def _count_batches() -> list[int]:
     return counter
 
 
+def _open_rows(path: Path):
+    """The rows of a ``.npy`` or Parquet file on disk; uint8 pixels read as x / 255."""
+    if path.suffix == ".parquet":
+        from decluster.data.parquet_rows import ParquetRows
+
+        rows = ParquetRows.open(path)
+    else:
+        from decluster.data.npy_rows import NpyRows
+
+        rows = NpyRows.open(path)
+    return rows.scaled(0, 255) if rows.dtype == np.uint8 else rows
+
+
+def _n_rows(path: Path) -> int:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(path).num_rows
+    return int(np.load(path, mmap_mode="r").shape[0])
+
+
 def _child_pretrain(path: Path, seconds: float) -> dict:
     from decluster import DEC
-    from decluster.data.npy_rows import NpyRows
 
     rows_read = _count_batches()
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a background shell starts children ignoring SIGINT
@@ -123,7 +206,7 @@ def _child_pretrain(path: Path, seconds: float) -> dict:
     start = time.perf_counter()
     timer.start()
     try:
-        model.fit(NpyRows.open(path).scaled(0, 255))
+        model.fit(_open_rows(path))
     except KeyboardInterrupt:  # the timer's SIGINT (a fit without a checkpoint folder stops at once)
         pass
     elapsed = time.perf_counter() - start
@@ -133,9 +216,9 @@ def _child_pretrain(path: Path, seconds: float) -> dict:
 def _child_prepare(path: Path, model_out: Path) -> dict:
     """Pretrain an autoencoder on the first 20,000 rows in memory and save it (as a DEC model)."""
     from decluster import DEC
-    from decluster.data.npy_rows import NpyRows
 
-    first = np.concatenate(list(NpyRows.open(path).scaled(0, 255).rows(0, 20_000).blocks()))
+    rows = _open_rows(path)
+    first = np.concatenate(list(rows.rows(0, min(20_000, rows.n_rows)).blocks()))
     model = DEC(n_clusters=10, random_state=0, layer_epochs=2, finetune_epochs=4, max_iter=1, device="cpu")
     model.fit(first).save(model_out, overwrite=True)
     return {"seconds": model.phase_times_}
@@ -143,27 +226,25 @@ def _child_prepare(path: Path, model_out: Path) -> dict:
 
 def _child_cluster(path: Path, iterations: int, model_out: Path, pretrained: Path, memory: PhaseMemory) -> dict:
     from decluster import DEC
-    from decluster.data.npy_rows import NpyRows
     from decluster.metrics import cluster_accuracy
 
     autoencoder = DEC.load(pretrained, device="cpu").autoencoder_
     model = DEC(n_clusters=10, random_state=0, autoencoder=autoencoder, update_interval=iterations,
-                max_iter=iterations, device="cpu").fit(NpyRows.open(path).scaled(0, 255))
+                max_iter=iterations, device="cpu").fit(_open_rows(path))
     fit_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     memory.enter("save")  # saving converts the labels to int64: measured apart from the fit
     model.save(model_out, overwrite=True)
-    truth = np.load(str(path).replace(".npy", "-labels.npy"))
+    truth = np.load(path.with_name(f"{path.stem}-labels.npy"))
     return {"seconds": model.phase_times_, "accuracy": float(cluster_accuracy(truth, model.labels_)),
             "fit_peak_mb": fit_peak}
 
 
 def _child_predict(path: Path, model_folder: Path) -> dict:
     from decluster import DEC
-    from decluster.data.npy_rows import NpyRows
 
     model = DEC.load(model_folder, device="cpu")
     start = time.perf_counter()
-    labels = model.predict(NpyRows.open(path).scaled(0, 255))
+    labels = model.predict(_open_rows(path))
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "rows_per_second": len(labels) / seconds}
 
@@ -196,7 +277,7 @@ def _run_child(what: str, path: Path, options: argparse.Namespace) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"{what} on {path} failed:\n{done.stderr[-3000:]}")
     record = json.loads(done.stdout.strip().splitlines()[-1])
-    record["rows"] = int(np.load(path, mmap_mode="r").shape[0])
+    record["rows"], record["format"] = _n_rows(path), path.suffix.lstrip(".")
     return record
 
 
@@ -213,8 +294,8 @@ def measure(files: list[Path], options: argparse.Namespace) -> list[dict]:
 
 
 def _save(records: list[dict], options: argparse.Namespace) -> None:
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
+    results = options.results
+    results.mkdir(parents=True, exist_ok=True)
     stamp = options.stamp
     (results / f"stream-memory-{stamp}.json").write_text(json.dumps({"machine": _machine(), "records": records},
                                                                       indent=2) + "\n")
@@ -234,10 +315,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("generate")
-    make.add_argument("--data-dir", required=True)
+    make.add_argument("--data-dir", help="a folder of the MNIST files (for --kind mnist-shifted)")
     make.add_argument("--out", type=Path, required=True)
     make.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000, 10_000_000])
     make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--format", choices=("npy", "parquet"), default="npy")
+    make.add_argument("--kind", choices=("mnist-shifted", "blobs"), default="mnist-shifted",
+                      help="shifted MNIST images (784 uint8), or float32 rows around 10 centres (--columns)")
+    make.add_argument("--columns", type=int, default=100, help="values per row of --kind blobs (default: 100)")
     for name in ("measure", "child"):
         sub = commands.add_parser(name)
         if name == "child":
@@ -251,10 +336,12 @@ def main() -> None:
                               "for every size measures how predict grows with the rows it assigns alone")
         sub.add_argument("--steps", nargs="+", choices=("pretrain", "cluster", "predict"),
                          default=["pretrain", "cluster", "predict"], help="what to measure on each file")
+        sub.add_argument("--results", type=Path, default=Path(__file__).parent / "results",
+                         help="folder of the record (default: benchmarks/results)")
     options = parser.parse_args()
     options.stamp = time.strftime("%Y%m%dT%H%M%S")
     if options.command == "generate":
-        generate(options.data_dir, options.out, options.sizes, options.seed)
+        generate(options)
     elif options.command == "child":
         child(options.what, options.files[0], options)
     else:

@@ -69,7 +69,12 @@ _OWN_NAMES = {
     "DivergenceError": "decluster.DivergenceError",
     "FitInterrupted": "decluster.FitInterrupted",
     "NpyRows": "decluster.data.npy_rows.NpyRows",
+    "ParquetRows": "decluster.data.parquet_rows.ParquetRows",
+    "InputData": "decluster.data.inputs.InputData",
     "InputSpec": "decluster.data.preprocessing.InputSpec",
+    **{name: f"decluster.report.{name}" for name in (
+        "Report", "ClusterProfiles", "ClusterRow", "FeatureContrast", "ClusterViews", "Picture", "RunDescription",
+        "Assignments", "ClusterIndex")},
 }
 # numpydoc's own aliases point into Python's and NumPy's inventories, which an offline build does
 # not have: built-in types are named plainly (Sphinx accepts them without a target), the rest as text.

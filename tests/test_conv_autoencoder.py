@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 
 from decluster import DEC, N2D
 from decluster.cli.commands import main
-from decluster.data.datasets import DatasetError, file_image_shape, load_features
+from decluster.data.files import DatasetError, file_image_shape, load_features
 from decluster.nn import architectures
 from decluster.nn.conv_autoencoder import ConvAutoencoder, halved_sides
 

@@ -11,7 +11,7 @@ import torch
 
 from decluster import plotting
 from decluster.cli.commands import _configure_logging, build_parser, load_input, main
-from decluster.data.datasets import DatasetError, load_features, load_labels
+from decluster.data.files import DatasetError, load_features, load_labels
 from decluster.metrics import evaluate
 from cli_helpers import one_line_error, write_lines
 
@@ -71,10 +71,10 @@ def test_header_and_delimiter_flags_reach_the_reader(tmp_path, command):
     model = [] if command == "fit" else ["--model", str(tmp_path / "model")]
     args = build_parser().parse_args([command, *model, "--data", str(path), "--header", "yes",
                                       "--delimiter", ";"])
-    X = load_input(args)[0]
+    X = load_input(args).X
     np.testing.assert_array_equal(X, [[3, 4], [5, 6]])
     args = build_parser().parse_args([command, *model, "--data", str(path), "--header", "no"])
-    assert load_input(args)[0].shape == (3, 2)
+    assert load_input(args).X.shape == (3, 2)
 
 
 def test_evaluate_header_flag(capsys, tmp_path):
@@ -195,10 +195,10 @@ def test_wrong_delimiter_error_suggests_the_right_one(tmp_path):
     with pytest.raises(DatasetError, match=r"line 1, column 1: '1;2;3' is not a number \(.*--delimiter ';'"):
         load_features(path, delimiter=",")
     args = build_parser().parse_args(["fit", "--method", "dec", "--data", str(path), "--delimiter", ";"])
-    assert load_input(args)[0].shape == (2, 3)
+    assert load_input(args).X.shape == (2, 3)
     tabs = write_lines(tmp_path / "tabs.csv", ["1\t2", "3\t4"])
     args = build_parser().parse_args(["fit", "--method", "dec", "--data", str(tabs), "--delimiter", "tab"])
-    assert load_input(args)[0].shape == (2, 2)
+    assert load_input(args).X.shape == (2, 2)
 
 
 def test_a_folder_is_called_a_folder(capsys, tmp_path):
@@ -209,8 +209,8 @@ def test_a_folder_is_called_a_folder(capsys, tmp_path):
     (tmp_path / "data.csv").mkdir()
     with pytest.raises(DatasetError, match="data.csv: is a folder"):
         load_labels(tmp_path / "data.csv")
-    # the command line reads a folder as .npy shards, and says when it holds none
-    assert "inputs: holds no .npy files" in one_line_error(capsys, ["fit", "--method", "dec", "--data", str(folder), "--out", str(tmp_path / "o")])
+    # the command line reads a folder of .npy shards or .parquet files, and says when it holds neither
+    assert "inputs: is a folder holding no .npy or .parquet files" in one_line_error(capsys, ["fit", "--method", "dec", "--data", str(folder), "--out", str(tmp_path / "o")])
 
 
 def test_blank_label_cell_names_line_and_column(tmp_path):

@@ -17,9 +17,8 @@ from decluster.data.datasets import (
     DatasetError,
     available_datasets,
     load_dataset,
-    load_features,
-    load_labels,
 )
+from decluster.data.files import load_features, load_labels
 
 # the real MNIST, where a checkout sits next to a shared data folder (skipped elsewhere)
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
@@ -388,8 +387,11 @@ def test_csv_errors(tmp_path, text, label_column, message):
 def test_missing_and_unknown_files(tmp_path):
     with pytest.raises(DatasetError, match="nothing.csv: no such file"):
         load_features(tmp_path / "nothing.csv")
-    (tmp_path / "data.parquet").write_bytes(b"")
-    with pytest.raises(DatasetError, match="data.parquet: unsupported file type '.parquet'"):
+    (tmp_path / "data.xlsx").write_bytes(b"")
+    with pytest.raises(DatasetError, match="data.xlsx: unsupported file type '.xlsx'; use .npy, .npz, .csv"):
+        load_features(tmp_path / "data.xlsx")
+    (tmp_path / "data.parquet").write_bytes(b"")  # a format read since, refused when it is not one
+    with pytest.raises(DatasetError, match="data.parquet: not a readable Parquet file"):
         load_features(tmp_path / "data.parquet")
     assert issubclass(DatasetError, ValueError)
 

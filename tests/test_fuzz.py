@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from decluster import DEC
-from decluster.data.datasets import load_features, load_labels
+from decluster.data.files import load_features, load_labels
 from cli_helpers import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy warns on NaN input first

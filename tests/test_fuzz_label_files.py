@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from decluster.data.datasets import DatasetError, load_features, load_labels
+from decluster.data.files import DatasetError, load_features, load_labels
 from decluster.metrics import evaluate
 from cli_helpers import run_cli
 

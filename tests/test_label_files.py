@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from decluster.cli.commands import main
-from decluster.data.datasets import DatasetError, labels_look_continuous, load_features, load_labels
+from decluster.data.files import DatasetError, labels_look_continuous, load_features, load_labels
 from cli_helpers import one_line_error, write_lines
 
 

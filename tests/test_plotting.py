@@ -8,6 +8,8 @@ from matplotlib.figure import Figure
 
 from decluster import ClusteringHistory, cluster_accuracy, plotting
 from decluster.plotting import (
+    figure_png,
+    has_training_curves,
     matched_confusion,
     plot_confusion,
     plot_embedding,
@@ -62,6 +64,7 @@ def test_embedding_map_with_real_tsne(blobs):
     (ax,) = figure.axes
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("t-SNE 1", "t-SNE 2")
     assert "coloured by cluster" in ax.get_title() and "t-SNE of a random 120 of 300 points" in ax.get_title()
+    assert ax.get_title().startswith("DEC embedding")
     assert ax.get_legend().get_title().get_text() == "cluster"
     assert _legend_texts(ax) == ["0", "1", "2", "3", "centroid"]
     points, triangles = ax.collections
@@ -206,20 +209,38 @@ def test_training_curves_panels():
     np.testing.assert_array_equal(kl_ax.get_lines()[0].get_xdata(), [20, 40, 60, 80])
 
 
+def test_training_curves_are_titled_after_the_method():
+    figure = plot_training_curves({"layer 1": [0.1, 0.05]}, _history(), model_name="IDEC")
+    assert figure.get_suptitle() == "IDEC training"
+    assert plot_training_curves({"layer 1": [0.1]}, None).get_suptitle() == "DEC training"
+
+
+def test_n2d_training_curves_draw_the_pretraining_panel_only():
+    figure = plot_training_curves({"layer 1": [0.1, 0.05], "fine-tuning": [0.04]}, None, model_name="N2D")
+    assert figure.get_suptitle() == "N2D training"
+    assert [ax.get_title() for ax in figure.axes] == ["autoencoder pretraining"]
+    assert not any(text.get_text().startswith("no data") for ax in figure.axes for text in ax.texts)
+
+
+def test_training_curves_of_a_reused_autoencoder_draw_the_clustering_panels_only():
+    figure = plot_training_curves({}, _history(), tol=0.001)
+    assert len(figure.axes) == 2 and "KL" in figure.axes[0].get_title()
+
+
 @pytest.mark.parametrize(
     "history", [ClusteringHistory(), None, {"iterations": [], "losses": [], "label_changes": []}]
 )
-def test_training_curves_without_data(history):
-    figure = plot_training_curves({}, history, tol=0.001)
-    assert len(figure.axes) == 3
-    for ax in figure.axes:
-        assert any(text.get_text().startswith("no data") for text in ax.texts)
+def test_training_curves_without_data_are_refused(history):
+    assert not has_training_curves({"layer 1": []}, history)
+    with pytest.raises(ValueError, match="no training curves"):
+        plot_training_curves({"layer 1": []}, history, tol=0.001)
+    assert has_training_curves({"layer 1": [0.1]}, history)
 
 
 def test_training_curves_accept_a_history_dict_and_no_tol():
     history = {"iterations": [10, 20], "losses": [0.2, 0.1], "label_changes": [0.1, 0.01]}
     figure = plot_training_curves({"end-to-end": [0.1, 0.05]}, history)
-    assert _legend_texts(figure.axes[2]) == ["fraction changed"]
+    assert _legend_texts(figure.axes[2]) == ["fraction changed"]  # pretraining, KL, changes
 
 
 def test_training_curves_reject_ragged_history():
@@ -290,7 +311,7 @@ def test_save_figure_writes_a_png_atomically(tmp_path):
 def test_failed_rendering_keeps_the_old_file(tmp_path, monkeypatch):
     target = tmp_path / "curves.png"
     target.write_bytes(b"old")
-    figure = plot_training_curves({}, None)
+    figure = plot_confusion([0, 1], [1, 0])
 
     def broken(*args, **kwargs):
         raise RuntimeError("render failed")
@@ -305,6 +326,19 @@ def test_failed_rendering_keeps_the_old_file(tmp_path, monkeypatch):
 def test_save_figure_rejects_bad_dpi(tmp_path):
     with pytest.raises(ValueError, match="dpi"):
         save_figure(Figure(), tmp_path / "x.png", dpi=0)
+
+
+def test_figure_png_names_no_web_address():
+    payload = figure_png(plot_confusion([0, 0, 1, 1], [1, 1, 0, 1]), dpi=40)
+    assert payload.startswith(PNG_MAGIC) and b"http" not in payload
+    with pytest.raises(ValueError, match="dpi"):
+        figure_png(Figure(), dpi=-1)
+
+
+def test_embedding_map_names_the_method(blobs):
+    X, labels, _ = blobs
+    figure = plot_embedding(X[:, :2], labels, model_name="N2D")
+    assert figure.axes[0].get_title().startswith("N2D embedding coloured by cluster")
 
 
 def test_figures_render_in_threads(tmp_path):

@@ -303,10 +303,10 @@ CLI_FLAGS = ["--hidden-dims", "128", "128", "--layer-epochs", "3", "--finetune-e
 
 @pytest.mark.parametrize("kind", ["standard", "minmax", "global", "none"])
 def test_scalings_fitted_block_by_block_equal_those_fitted_in_memory(tmp_path, digits, kind, monkeypatch):
-    from decluster.data import npy_rows
+    from decluster.data import disk_rows
     from decluster.data.preprocessing import choose_scaling, fit_scaling
 
-    monkeypatch.setattr(npy_rows, "BLOCK_BYTES", 64 * 4 * 100)  # 18 blocks
+    monkeypatch.setattr(disk_rows, "BLOCK_BYTES", 64 * 4 * 100)  # 18 blocks
     X = digits[0] * 3 + 1
     np.save(tmp_path / "X.npy", X)
     rows = NpyRows.open(tmp_path / "X.npy")

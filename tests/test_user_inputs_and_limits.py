@@ -16,7 +16,7 @@ import pytest
 from decluster import DEC
 from decluster.cli.commands import main
 from decluster.cli.runconfig import MAX_CONFIG_BYTES, MAX_CONFIG_LIST
-from decluster.data.datasets import DatasetError, load_features
+from decluster.data.files import DatasetError, load_features
 from decluster.nn import architectures
 from decluster.training import memory
 from decluster.training.memory import (

@@ -1,4 +1,5 @@
-"""Deprecated: the named data sets and file readers are in :mod:`decluster.data.datasets`."""
+"""Deprecated: the named data sets are in :mod:`decluster.data.datasets`, the readers of users'
+files in :mod:`decluster.data.files`."""
 
 from decluster._moved import warn_moved
 from decluster.data.datasets import (
@@ -7,8 +8,8 @@ from decluster.data.datasets import (
     available_datasets,
     data_home,
     load_dataset,
-    load_features,
 )
+from decluster.data.files import load_features
 
 warn_moved("decluster.datasets", "decluster.data.datasets")
 

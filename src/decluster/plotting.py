@@ -186,7 +186,7 @@ def _draw_centroids(ax: Axes, centers: np.ndarray) -> Line2D:
     return Line2D([], [], linestyle="", marker="^", markersize=8, color="black", label="centroid")
 
 
-def _map_title(plane: _PlanePoints, n_total: int, by_truth: bool) -> str:
+def _map_title(plane: _PlanePoints, n_total: int, by_truth: bool, model_name: str) -> str:
     what = "true label" if by_truth else "cluster"
     m = len(plane.points)
     points = f"{n_total:,} points" if m == n_total else f"a random {m:,} of {n_total:,} points"
@@ -196,12 +196,12 @@ def _map_title(plane: _PlanePoints, n_total: int, by_truth: bool) -> str:
         how = f"{_METHOD_NAMES[plane.method]} of {points}"
         if plane.centers is not None:
             how += f" and {len(plane.centers)} centroids"
-    return f"DEC embedding coloured by {what}\n{how}"
+    return f"{model_name} embedding coloured by {what}\n{how}"
 
 
 def plot_embedding(embedding: np.ndarray, labels: np.ndarray, centers: np.ndarray | None = None, *,
                    true_labels: np.ndarray | None = None, max_points: int = 2000, method: str = "auto",
-                   random_state: int | None = 0) -> Figure:
+                   random_state: int | None = 0, model_name: str = "DEC") -> Figure:
     """Draw the learned embedding in 2-D, coloured by cluster, with the centroids (DEC, fig. 5).
 
     A random sample of at most ``max_points`` points is reduced to the plane together with
@@ -224,6 +224,8 @@ def plot_embedding(embedding: np.ndarray, labels: np.ndarray, centers: np.ndarra
         ``"auto"`` uses UMAP when umap-learn is installed, else scikit-learn's t-SNE.
     random_state : int or None, default=0
         Seeds the sample and the reduction.
+    model_name : str, default="DEC"
+        The method that learned the embedding, named in the title (``"N2D"``, ``"auto: n2d"``...).
 
     Returns
     -------
@@ -266,7 +268,7 @@ def plot_embedding(embedding: np.ndarray, labels: np.ndarray, centers: np.ndarra
         ax.xaxis.set_major_locator(NullLocator())
         ax.yaxis.set_major_locator(NullLocator())
         ax.set_aspect("equal", adjustable="datalim")
-    ax.set_title(_map_title(plane, n_total, true_labels is not None))
+    ax.set_title(_map_title(plane, n_total, true_labels is not None, model_name))
     return figure
 
 
@@ -323,12 +325,6 @@ def plot_embeddings_side_by_side(embeddings: Mapping[str, np.ndarray], true_labe
 
 
 # --------------------------------------------------------------------------- training curves
-def _show_no_data(ax: Axes, reason: str) -> None:
-    ax.text(0.5, 0.5, f"no data\n({reason})", transform=ax.transAxes, ha="center", va="center", color="0.4")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def _log_if_wide(ax: Axes, values: np.ndarray) -> None:
     """Use a log y axis when the positive values span more than a factor of 10."""
     positive = values[values > 0]
@@ -336,14 +332,15 @@ def _log_if_wide(ax: Axes, values: np.ndarray) -> None:
         ax.set_yscale("log")
 
 
-def _draw_pretraining(ax: Axes, pretrain_losses: Mapping[str, list[float]]) -> None:
+def _pretraining_stages(pretrain_losses: Mapping[str, list[float]] | None) -> list[tuple[str, np.ndarray]]:
+    """The stages that recorded at least one epoch, with their losses as arrays."""
+    return [(name, np.asarray(losses, dtype=np.float64))
+            for name, losses in (pretrain_losses or {}).items() if len(losses)]
+
+
+def _draw_pretraining(ax: Axes, stages: list[tuple[str, np.ndarray]]) -> None:
     """Per-epoch reconstruction error of the stages, one after another on one x axis."""
     ax.set_title("autoencoder pretraining")
-    stages = [(name, np.asarray(losses, dtype=np.float64))
-              for name, losses in pretrain_losses.items() if len(losses)]
-    if not stages:
-        _show_no_data(ax, "no pretraining recorded")
-        return
     palette = colormaps["tab10"].colors
     total = sum(len(losses) for _, losses in stages)
     offset = 0
@@ -376,9 +373,6 @@ def _history_arrays(history) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _draw_kl(ax: Axes, iterations: np.ndarray, losses: np.ndarray) -> None:
     ax.set_title(r"clustering loss $\mathrm{KL}(P\,\|\,Q)$")
-    if not len(iterations):
-        _show_no_data(ax, "no target update recorded")
-        return
     ax.plot(iterations, losses, marker="o", markersize=3, color="tab:blue")
     _log_if_wide(ax, losses)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -389,9 +383,6 @@ def _draw_kl(ax: Axes, iterations: np.ndarray, losses: np.ndarray) -> None:
 def _draw_label_changes(ax: Axes, iterations: np.ndarray, changes: np.ndarray, tol: float | None) -> None:
     """Fraction of labels changed per update on a log axis; zeros drawn as triangles at the floor."""
     ax.set_title("labels changed per target update")
-    if not len(iterations):
-        _show_no_data(ax, "no target update recorded")
-        return
     ax.set_yscale("log")
     positive = changes > 0
     ax.plot(iterations[positive], changes[positive], marker="o", markersize=3, color="tab:purple",
@@ -408,35 +399,64 @@ def _draw_label_changes(ax: Axes, iterations: np.ndarray, changes: np.ndarray, t
     ax.legend(fontsize="small", loc="best")
 
 
-def plot_training_curves(pretrain_losses: dict[str, list[float]], history, *, tol: float | None = None) -> Figure:
-    """Draw the pretraining reconstruction error and the clustering phase's progress.
-
-    Three panels: the per-epoch reconstruction error of each pretraining stage, stages one
-    after another; KL(P || Q) at each target update; and the fraction of labels changed at
-    each update (log scale), with the stopping threshold ``tol`` when given. A panel
-    without data says so.
+def has_training_curves(pretrain_losses: Mapping[str, list[float]] | None, history) -> bool:
+    """Whether :func:`plot_training_curves` has anything to draw: a pretraining epoch or a target update.
 
     Parameters
     ----------
-    pretrain_losses : dict of str to list of float
+    pretrain_losses : dict of str to list of float, or None
+    history : ClusteringHistory, dict or None
+
+    Returns
+    -------
+    bool
+    """
+    return bool(_pretraining_stages(pretrain_losses)) or len(_history_arrays(history)[0]) > 0
+
+
+def plot_training_curves(pretrain_losses: Mapping[str, list[float]] | None, history, *, tol: float | None = None,
+                         model_name: str = "DEC") -> Figure:
+    """Draw the pretraining reconstruction error and the clustering phase's progress.
+
+    Up to three panels, only those with data: the per-epoch reconstruction error of each
+    pretraining stage, stages one after another; KL(P || Q) at each target update; and the
+    fraction of labels changed at each update (log scale), with the stopping threshold ``tol``
+    when given. N2D, which has no target updates, gets the first panel only; a model whose
+    autoencoder was reused gets the last two only.
+
+    Parameters
+    ----------
+    pretrain_losses : dict of str to list of float, or None
         ``model.pretrain_losses_``; may be empty.
     history : ClusteringHistory, dict or None
-        ``model.history_`` (or the same fields as a dict); may be empty.
+        ``model.history_`` (or the same fields as a dict); None or empty for N2D.
     tol : float, optional
         The model's ``tol``, drawn as a dashed line on the label-change panel.
+    model_name : str, default="DEC"
+        The method that ran, for the title ``"<model_name> training"``.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Three axes, left to right as above.
+        One axes per panel drawn, left to right as above.
+
+    Raises
+    ------
+    ValueError
+        If there is nothing to draw (see :func:`has_training_curves`), or the history is ragged.
     """
     iterations, losses, changes = _history_arrays(history)
-    figure = Figure(figsize=(15.0, 4.4), layout="constrained")
-    pretrain_ax, kl_ax, change_ax = figure.subplots(1, 3)
-    _draw_pretraining(pretrain_ax, pretrain_losses or {})
-    _draw_kl(kl_ax, iterations, losses)
-    _draw_label_changes(change_ax, iterations, changes, tol)
-    figure.suptitle("DEC training")
+    stages = _pretraining_stages(pretrain_losses)
+    panels = [lambda ax: _draw_pretraining(ax, stages)] if stages else []
+    if len(iterations):
+        panels += [lambda ax: _draw_kl(ax, iterations, losses),
+                   lambda ax: _draw_label_changes(ax, iterations, changes, tol)]
+    if not panels:
+        raise ValueError("no training curves to draw: no pretraining epoch and no target update recorded")
+    figure = Figure(figsize=(5.0 * len(panels), 4.4), layout="constrained")
+    for ax, draw in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        draw(ax)
+    figure.suptitle(f"{model_name} training")
     return figure
 
 
@@ -584,11 +604,36 @@ def plot_confusion(y_true, y_pred) -> Figure:
 
 
 # --------------------------------------------------------------------------- output
+def _check_dpi(dpi) -> None:
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, np.integer, float)) or not dpi > 0:
+        raise ValueError(f"dpi must be a positive number, got {dpi!r}")
+
+
+def figure_png(figure: Figure, *, dpi: int = 120) -> bytes:
+    """The figure rendered as PNG bytes (with no software tag, so the file names no web address).
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+    dpi : int, default=120
+        Resolution in dots per inch.
+
+    Returns
+    -------
+    bytes
+    """
+    _check_dpi(dpi)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
 def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 120) -> None:
     """Write ``figure`` to ``path`` as a PNG, atomically.
 
-    The image is rendered to memory and written through a temporary file and a rename, so
-    readers see the previous file or the complete new one. Missing parent folders are made.
+    The image is rendered to memory (:func:`figure_png`) and written through a temporary file
+    and a rename, so readers see the previous file or the complete new one. Missing parent
+    folders are made.
 
     Parameters
     ----------
@@ -598,10 +643,7 @@ def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 120) -> N
     dpi : int, default=120
         Resolution in dots per inch.
     """
-    if isinstance(dpi, bool) or not isinstance(dpi, (int, np.integer, float)) or not dpi > 0:
-        raise ValueError(f"dpi must be a positive number, got {dpi!r}")
+    payload = figure_png(figure, dpi=dpi)
     target = Path(path)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, buffer.getvalue())
+    atomic_write_bytes(target, payload)

@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,8 +30,9 @@ from decluster.cli.runconfig import (
     explicit_parameters,
     run_options,
 )
-from decluster.data.npy_rows import NpyRows
-from decluster.data.preprocessing import InputSpec, choose_scaling, fit_scaling
+from decluster.data.disk_rows import DiskRows
+from decluster.data.inputs import InputData, fit_input_spec, read_input, transform_like
+from decluster.data.preprocessing import InputSpec
 from decluster.distributed import launched_rank, leave_launched_world
 from decluster.estimators.auto import AutoCluster, check_stage_folders
 from decluster.estimators.dec import DEC
@@ -50,14 +52,19 @@ from decluster.io.folders import (
 )
 from decluster.io.model_folder import check_model_folder, folder_kind
 from decluster.metrics import evaluate
+from decluster.report.assignments import ASSIGNMENT_BLOCK_ROWS, Assignments, assign
+from decluster.report.outputs import CLUSTERS_CSV, GALLERY_FILES, PROFILES_FILE, REPORT_FILE
 from decluster.training.checkpoint import check_checkpoint_folder
+
+if TYPE_CHECKING:
+    from decluster.report.build import Report
 
 logger = logging.getLogger("decluster")
 
 MODEL_FOLDER = "model"
 CHECKPOINT_FOLDER = "checkpoint"
-PICTURES = ("embedding.png", "training.png", "confusion.png", "k-selection.png")
-FIT_FILES = ("labels.csv", "metrics.json", "config.toml", *PICTURES)
+PICTURES = ("embedding.png", "training.png", "confusion.png", "k-selection.png", *GALLERY_FILES, PROFILES_FILE)
+FIT_FILES = ("labels.csv", "metrics.json", "config.toml", CLUSTERS_CSV, REPORT_FILE, *PICTURES)
 
 
 class UsageError(ValueError):
@@ -77,11 +84,13 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
     source = group.add_mutually_exclusive_group(required=required)
     source.add_argument("--dataset", metavar="NAME",
                         help="a named data set: digits, mnist, fashion-mnist, usps, reuters10k")
-    source.add_argument("--data", type=Path, metavar="FILE", help="your own .npy, .npz, .csv or .tsv file")
+    source.add_argument("--data", type=Path, metavar="FILE",
+                        help="your own data: a .npy, .npz, .csv or .tsv (also .csv.gz, .csv.bz2, .csv.zst), .parquet "
+                             "or .feather/.arrow file, or a folder of .npy shards or of .parquet files")
     group.add_argument("--label-column", metavar="COLUMN",
                        help="with --data: the column holding labels (a header name or a 0-based index); "
                             "predict and plot use the model's own when the file has it")
-    _add_table_arguments(group, "with a .csv/.tsv --data file")
+    _add_table_arguments(group, "with a .csv/.tsv --data file (compressed too)")
     group.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="with --dataset: a folder that already holds the data set's files")
     group.add_argument("--no-download", action="store_true", help="with --dataset: never download")
@@ -123,134 +132,65 @@ def _table_options(args: argparse.Namespace) -> dict:
             "delimiter": getattr(args, "delimiter", None)}
 
 
-def load_input(args: argparse.Namespace, default_dataset: str | None = None):
-    """Features and labels (or None) named by ``--dataset``/``--data``, and a description of them."""
-    from decluster.data.datasets import load_dataset, load_features
+def _header(args: argparse.Namespace) -> str | bool | None:
+    """``--header`` as the readers take it, or None when it was not given."""
+    return None if args.header is None else _HEADER_CHOICES[args.header]
+
+
+def load_input(args: argparse.Namespace, default_dataset: str | None = None) -> InputData:
+    """The data named by ``--dataset``/``--data`` (with ``--label-column``, ``--header``, ``--delimiter``)."""
+    from decluster.data.datasets import IMAGE_SHAPES, load_dataset
 
     if args.data is not None:
-        if args.data.is_dir():
-            return _shard_folder(args), None, str(args.data)
-        X, y = load_features(args.data, label_column=_label_column(args.label_column), **_table_options(args))
-        return streamed(X), y, str(args.data)
+        return read_input(args.data, label_column=_label_column(args.label_column), header=_header(args),
+                          delimiter=args.delimiter)
     name = args.dataset or default_dataset
     if name is None:
         raise UsageError("give --dataset NAME or --data FILE")
     X, y = load_dataset(name, data_dir=args.data_dir, download=not args.no_download)
-    return X, y, name
+    return InputData(X, y, None, IMAGE_SHAPES.get(name), name)
 
 
-def streamed(X: np.ndarray) -> np.ndarray | NpyRows:
-    """A ``.npy`` file's memory map as :class:`NpyRows`, read block by block from then on; any
-    other array as it is."""
-    rows = NpyRows.from_memmap(X) if isinstance(X, np.memmap) else None
-    return X if rows is None else rows
-
-
-def _shard_folder(args: argparse.Namespace) -> NpyRows:
-    """The rows of every ``.npy`` file in the folder ``--data``, in the order of their names."""
-    if args.label_column is not None:
-        raise UsageError(f"{args.data} is a folder of .npy shards, which have no label column")
-    try:
-        return NpyRows.open(args.data)
-    except (OSError, ValueError) as error:
-        raise UsageError(str(error)) from None
-
-
-def _resolve_scale(scale: str, args: argparse.Namespace, X: np.ndarray) -> str:
-    """``auto``: none for a named data set (scaled as in the DEC paper); for a --data file, standard
-    if its columns are in mixed units, else global
-    (:func:`~decluster.data.preprocessing.choose_scaling`)."""
-    if scale != "auto":
-        return scale
-    return choose_scaling(X) if args.data is not None else "none"
-
-
-def load_fit_input(args: argparse.Namespace, scale: str):
-    """Scaled features, labels (or None), a description of the data, and how to read and scale more.
+def load_fit_input(args: argparse.Namespace, scale: str) -> tuple[InputData, InputSpec]:
+    """The data to fit on, scaled, and what the model records of them.
 
     Parameters
     ----------
     args : argparse.Namespace
         The ``fit`` arguments (``--dataset``/``--data`` and the table options).
     scale : {"auto", "standard", "minmax", "global", "none"}
+        ``"auto"`` is ``"none"`` for a named data set, which comes scaled as in the DEC paper.
 
     Returns
     -------
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,) or None
-    source : str
+    data : InputData
+        Its features scaled.
     spec : InputSpec
         The fitted scaling, the label column and the header choice, to store with the model.
     """
-    X, y, source = load_input(args, default_dataset="digits")
-    scaling = fit_scaling(X, _resolve_scale(scale, args, X))
-    label_column = _label_column(args.label_column) if args.data is not None else None
-    spec = InputSpec(scaling, label_column, _table_options(args)["header"])
-    return scaling.apply(X), y, source, spec
+    data = load_input(args, default_dataset="digits")
+    spec = fit_input_spec(data, "none" if scale == "auto" and args.data is None else scale)
+    return dataclasses.replace(data, X=spec.scaling.apply(data.X)), spec
 
 
-def _read_like_training_file(args: argparse.Namespace, spec: InputSpec, n_features: int):
-    """Features and labels of ``--data`` read with the model's label column, if it has that column.
-
-    The file is read with the saved label column first; if that fails or leaves other than
-    ``n_features`` columns, it is read again without one. When neither read gives
-    ``n_features`` columns, the first read that worked is returned (the model then names the
-    count), or else the first error is raised.
-    """
-    from decluster.data.datasets import DatasetError, load_features
-
-    options = _table_options(args)
-    if getattr(args, "header", None) is None:
-        options["header"] = spec.header
-    if args.label_column is not None or spec.label_column is None:
-        return load_features(args.data, label_column=_label_column(args.label_column), **options)
-    results: list = []
-    for label_column in (spec.label_column, None):
-        try:
-            X, y = load_features(args.data, label_column=label_column, **options)
-        except DatasetError as error:
-            results.append(error)
-            continue
-        if X.shape[1] == n_features:
-            return X, y
-        results.append((X, y))
-    readable = [result for result in results if not isinstance(result, Exception)]
-    if readable:
-        return readable[0]
-    raise results[0]
-
-
-def load_model_input(args: argparse.Namespace, model: DEC):
-    """Features (read and scaled as for the model's fit), labels (or None) and a description.
-
-    A model without an input section (saved from Python) gets the data as they are.
-    """
-    spec = getattr(model, "input_spec_", None)
-    if spec is None:
-        return load_input(args)
-    if args.data is None or args.data.is_dir():
-        X, y, source = load_input(args)
-    else:
-        (X, y), source = _read_like_training_file(args, spec, model.n_features_in_), str(args.data)
-        X = streamed(X)
-    if X.shape[1] != spec.scaling.n_features:
-        raise ValueError(f"X has {X.shape[1]} features, but DEC is expecting {spec.scaling.n_features} features "
-                         "as input")
-    return spec.scaling.apply(X), y, source
+def load_model_input(args: argparse.Namespace, model) -> InputData:
+    """The data of ``--dataset``/``--data`` read and scaled as for the model's fit
+    (:func:`~decluster.data.inputs.read_input` with ``like=model``)."""
+    if args.data is not None:
+        return read_input(args.data, label_column=_label_column(args.label_column), header=_header(args),
+                          delimiter=args.delimiter, like=model)
+    data = load_input(args)
+    return dataclasses.replace(data, X=transform_like(data.X, model))
 
 
 # ------------------------------------------------------------------ outputs
-ASSIGNMENT_BLOCK_ROWS = 65536
-"""Rows assigned and written at a time to labels.csv."""
-
-
 def _csv_bytes(rows) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")
 
 
-def assignments_csv(model, X: np.ndarray | NpyRows, *, with_proba: bool = False) -> Iterator[bytes]:
+def assignments_csv(model, X: np.ndarray | DiskRows, *, with_proba: bool = False) -> Iterator[bytes]:
     """``index,cluster,confidence`` rows (confidence = max_j q_ij), plus ``q_j`` columns if asked,
     made :data:`ASSIGNMENT_BLOCK_ROWS` rows at a time (so rows on disk are never all in memory)."""
     header = ["index", "cluster", "confidence"] + ([f"q_{j}" for j in range(model.n_clusters_)] if with_proba else [])
@@ -258,11 +198,22 @@ def assignments_csv(model, X: np.ndarray | NpyRows, *, with_proba: bool = False)
     for start in range(0, X.shape[0], ASSIGNMENT_BLOCK_ROWS):
         block = slice(start, min(start + ASSIGNMENT_BLOCK_ROWS, X.shape[0]))
         proba = model.predict_proba(X[block])
-        labels, confidence = proba.argmax(axis=1), proba.max(axis=1)
-        yield _csv_bytes(
-            [start + i, int(labels[i]), f"{confidence[i]:.6g}"] + ([f"{v:.6g}" for v in proba[i]] if with_proba else [])
-            for i in range(len(proba))
-        )
+        yield _assignment_rows(start, proba.argmax(axis=1), proba.max(axis=1), proba if with_proba else None)
+
+
+def _assignment_rows(start: int, labels: np.ndarray, confidence: np.ndarray,
+                     proba: np.ndarray | None = None) -> bytes:
+    """The rows of ``labels.csv`` from row ``start`` on, with the ``q_j`` columns when ``proba`` is given."""
+    return _csv_bytes([start + i, int(labels[i]), f"{confidence[i]:.6g}"]
+                      + ([] if proba is None else [f"{v:.6g}" for v in proba[i]]) for i in range(len(labels)))
+
+
+def labels_csv(assigned: Assignments) -> Iterator[bytes]:
+    """``labels.csv`` (as :func:`assignments_csv` without ``q_j``) of assignments already made."""
+    yield _csv_bytes([["index", "cluster", "confidence"]])
+    for start in range(0, len(assigned.labels), ASSIGNMENT_BLOCK_ROWS):
+        block = slice(start, start + ASSIGNMENT_BLOCK_ROWS)
+        yield _assignment_rows(start, assigned.labels[block], assigned.confidence[block])
 
 
 def _scores(y, labels) -> dict[str, float]:
@@ -272,44 +223,14 @@ def _scores(y, labels) -> dict[str, float]:
     return {"accuracy": scores.accuracy, "nmi": scores.nmi, "ari": scores.ari}
 
 
-def _plotted_rows(X: NpyRows, y, labels: np.ndarray, max_points: int):
-    """``max_points`` rows drawn at random (seed 0) from rows on disk, in memory, with their labels."""
-    rows = np.sort(np.random.default_rng(0).choice(X.n_rows, min(max_points, X.n_rows), replace=False))
-    sample = np.concatenate([X.to_float(X.read(row, row + 1)) for row in rows])
-    return sample, None if y is None else np.asarray(y)[rows], labels[rows]
+def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 2000) -> list[Path]:
+    """The embedding map, the training curves (when recorded), the confusion matrix (with labels) and
+    the choice of k (with ``n_clusters="auto"``), as PNGs in ``out``
+    (:func:`~decluster.report.model_figures`)."""
+    from decluster.plotting import save_figure
+    from decluster.report.views import model_figures
 
-
-def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 2000,
-                pretrain_losses: dict | None = None) -> list[Path]:
-    """The embedding map, the training curves, (with labels) the confusion matrix and (with
-    ``n_clusters="auto"``) the choice of k, as PNGs.
-
-    Centroids and the clustering curves are drawn for the methods that have them (DEC, IDEC).
-    Of rows on disk, the map embeds ``max_points`` drawn at random. ``pretrain_losses`` replaces
-    the model's own (``auto``'s refinement reuses the autoencoder its first stage pretrained).
-    """
-    all_y, all_labels = y, labels
-    if isinstance(X, NpyRows):
-        X, y, labels = _plotted_rows(X, y, labels, max_points)
-    from decluster.plotting import (
-        plot_confusion,
-        plot_embedding,
-        plot_k_selection,
-        plot_training_curves,
-        save_figure,
-    )
-
-    figures = {
-        "embedding.png": plot_embedding(model.transform(X), labels, getattr(model, "cluster_centers_", None),
-                                        true_labels=y, max_points=max_points, random_state=0),
-        "training.png": plot_training_curves(model.pretrain_losses_ if pretrain_losses is None else pretrain_losses,
-                                             getattr(model, "history_", None),
-                                             tol=getattr(model, "tol", None)),
-    }
-    if all_y is not None:
-        figures["confusion.png"] = plot_confusion(all_y, all_labels)
-    if model.k_selection_ is not None:
-        figures["k-selection.png"] = plot_k_selection(model.k_selection_)
+    figures = model_figures(model, X, labels, true_labels=y, max_points=max_points)
     out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
         save_figure(figure, out / name)
@@ -318,7 +239,7 @@ def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 20
 
 # ------------------------------------------------------------------ commands
 def command_fit(args: argparse.Namespace) -> int:
-    """Train on a data set or file; write the model, labels, metrics, config and pictures."""
+    """Train on a data set or file; write the model, labels, metrics, config, pictures and a report page."""
     options = run_options(args)
     estimator = ESTIMATORS[options["method"]]
     parameters = _method_parameters(args, options["method"])
@@ -334,12 +255,13 @@ def command_fit(args: argparse.Namespace) -> int:
     checkpoint_dir = args.checkpoint_dir or out / CHECKPOINT_FOLDER
     if launched_rank() == 0:
         _check_fit_outputs(args, checkpoint_dir, estimator)
-    X, y, source, spec = load_fit_input(args, options["scale"])
+    data, spec = load_fit_input(args, options["scale"])
+    X, source = data.X, data.source
     options["scale"] = spec.scaling.kind
-    y = _class_labels(y, source)
+    y = _class_labels(data.y, source)
     if y is not None and "n_clusters" not in explicit_parameters(args):
         parameters["n_clusters"] = int(np.unique(y).size)
-    parameters["image_shape"] = _image_shape(args, parameters.get("image_shape"))
+    parameters["image_shape"] = _image_shape(args, parameters.get("image_shape"), data.image_shape)
     fit_options = {"checkpoint_dir": checkpoint_dir, "resume": args.resume,
                    "checkpoint_interval": args.checkpoint_interval}
     if launched_rank() != 0:  # under torchrun the other ranks train beside rank 0, which writes everything
@@ -353,16 +275,28 @@ def command_fit(args: argparse.Namespace) -> int:
         parameters.pop("autoencoder", None)
         metrics = _fit_metrics(fitted, model, {"data": source, "n_samples": int(X.shape[0]),
                                                "n_features": int(X.shape[1]), **options}, y)
-        files = {"labels.csv": assignments_csv(model, X),
+        assigned = assign(model, X, block_rows=ASSIGNMENT_BLOCK_ROWS)
+        files = {"labels.csv": labels_csv(assigned),
                  "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode("utf-8"),
                  "config.toml": config_text(parameters, options, getattr(fitted, "recipe_", None)).encode("utf-8")}
+        if not args.no_plots:
+            files |= _fit_report(fitted, data, spec, y, assigned, options, args.plot_points).files()
         for name, payload in files.items():
             atomic_write_bytes(out / name, payload)
-        pictures = [] if args.no_plots else write_plots(model, X, y, model.labels_, out, args.plot_points,
-                                                        fitted.pretrain_losses_)
-        record_files(out, [*files, *(picture.name for picture in pictures)])
-    _print_fit_summary(metrics, out, pictures)
+        record_files(out, list(files))
+    _print_fit_summary(metrics, out, [out / name for name in files if name.endswith((".png", ".html"))])
     return 0
+
+
+def _fit_report(fitted, data: InputData, spec: InputSpec, y: np.ndarray | None, assigned: Assignments,
+                options: dict, max_points: int) -> Report:
+    """The report of a fit: its pictures, clusters.csv and report.html
+    (:func:`~decluster.report.build_report`)."""
+    from decluster.report.build import build_report
+
+    return build_report(fitted, data.X, data=data.source, command="decluster fit", true_labels=y, assigned=assigned,
+                        feature_names=data.feature_names, scaling=spec.scaling, options=options,
+                        seconds=fitted.phase_times_, max_points=max_points)
 
 
 def _fit_metrics(fitted, model, run: dict, y: np.ndarray | None) -> dict:
@@ -386,13 +320,11 @@ def _class_labels(y: np.ndarray | None, source: str) -> np.ndarray | None:
     return y
 
 
-def _image_shape(args: argparse.Namespace, given: Sequence[int] | None) -> tuple[int, ...] | None:
-    """The images' shape: ``given`` (``--image-shape`` or the config), else that of the images in the
-    ``--data`` file (an array of 3 or 4 dimensions), else that of the named data set, else None.
-    A given shape must agree with the file's or data set's (a trailing channel count of 1 aside)."""
-    from decluster.data.datasets import IMAGE_SHAPES, file_image_shape
-
-    found = file_image_shape(args.data) if args.data is not None else IMAGE_SHAPES.get(args.dataset)
+def _image_shape(args: argparse.Namespace, given: Sequence[int] | None,
+                 found: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """The images' shape: ``given`` (``--image-shape`` or the config), else ``found``, that of the
+    images of the ``--data`` file (an array of 3 or 4 dimensions) or of the named data set, else
+    None. A given shape must agree with the one found (a trailing channel count of 1 aside)."""
     with_channels = lambda shape: tuple(shape) if len(shape) == 3 else (*shape, 1)  # noqa: E731
     if given is not None and found is not None and with_channels(given) != with_channels(found):
         raise UsageError(f"--image-shape {' '.join(map(str, given))} does not match the images of "
@@ -521,7 +453,7 @@ def command_predict(args: argparse.Namespace) -> int:
         check_writable(out.parent)
         check_output_file(out, overwrite=args.overwrite)
     model = load_model(args.model, device=args.device)
-    X, _, _ = load_model_input(args, model)
+    X = load_model_input(args, model).X
     payload = assignments_csv(model, X, with_proba=args.proba)
     if not to_file:
         write_output(out, payload)
@@ -536,9 +468,9 @@ def command_predict(args: argparse.Namespace) -> int:
 
 def _warn_if_continuous(labels: np.ndarray, what: str, consequence: str) -> bool:
     """Warn, and return True, when ``labels`` look like a continuous quantity or row ids rather than
-    classes (:func:`~decluster.data.datasets.labels_look_continuous`); ``what`` names them and
+    classes (:func:`~decluster.data.files.labels_look_continuous`); ``what`` names them and
     ``consequence`` ends the warning."""
-    from decluster.data.datasets import labels_look_continuous
+    from decluster.data.files import labels_look_continuous
 
     if not labels_look_continuous(labels):
         return False
@@ -549,7 +481,8 @@ def _warn_if_continuous(labels: np.ndarray, what: str, consequence: str) -> bool
 
 def command_evaluate(args: argparse.Namespace) -> int:
     """Score cluster labels against true labels (ACC, NMI, ARI)."""
-    from decluster.data.datasets import load_dataset, load_labels
+    from decluster.data.datasets import load_dataset
+    from decluster.data.files import load_labels
 
     options = _table_options(args)
     predicted = load_labels(args.labels, column=_label_column(args.labels_column), preferred=("cluster",),
@@ -579,12 +512,53 @@ def command_plot(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.out} is inside the model folder {args.model}; choose another --out")
     check_output_folder(args.out, PICTURES, overwrite=args.overwrite)
     model = load_model(args.model, device=args.device)
-    X, y, _ = load_model_input(args, model)
+    data = load_model_input(args, model)
+    X, y = data.X, data.y
     with claimed_output_folder(args.out):
         pictures = write_plots(model, X, y, model.predict(X), args.out, args.plot_points)
         record_files(args.out, [picture.name for picture in pictures])
     for path in pictures:
         print(f"wrote {path}")
+    return 0
+
+
+def _check_report_out(args: argparse.Namespace) -> None:
+    """A one-line error if ``--out`` would overwrite an input, lie in the model folder, name a folder or
+    the manifest, or replace a file decluster did not write there."""
+    out = args.out
+    _refuse_outputs_over_inputs(args, [out], [args.model])
+    if _is_within(out, args.model):
+        raise UsageError(f"{out} is inside the model folder {args.model}; choose another --out")
+    if out.is_dir():
+        raise UsageError(f"{out} is a folder; give --out a file name")
+    if out.name == MANIFEST_FILE:
+        raise UsageError(f"{out}: decluster keeps its record of the files it wrote under that name; "
+                         "choose another --out")
+    check_writable(out.parent)
+    check_output_file(out, overwrite=args.overwrite)
+
+
+def command_report(args: argparse.Namespace) -> int:
+    """Write one self-contained HTML page of a model on any data: what each cluster holds (its images, or
+    what sets it apart in a table), every picture and, with labels, the scores."""
+    from decluster.report.build import build_report
+
+    _check_report_out(args)
+    model = load_model(args.model, device=args.device)
+    data = load_model_input(args, model)
+    spec = getattr(model, "input_spec_", None)
+    report = build_report(model, data.X, data=data.source, command="decluster report",
+                          true_labels=_class_labels(data.y, data.source), feature_names=data.feature_names,
+                          scaling=None if spec is None else spec.scaling,
+                          options={} if spec is None else {"scale": spec.scaling.kind},
+                          notes=(f"The clusters of the model {args.model}, assigned to these data.",),
+                          max_points=args.plot_points)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(args.out.parent):
+        check_output_file(args.out, overwrite=args.overwrite)
+        write_output(args.out, report.html.encode("utf-8"))
+        record_output_file(args.out)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -632,7 +606,9 @@ def _add_fit_parser(commands, common) -> None:
     fit.add_argument("--autoencoder-from", type=Path, metavar="MODEL",
                      help="reuse the pretrained autoencoder of a model folder written by fit (any method) "
                           "and skip pretraining")
-    fit.add_argument("--no-plots", action="store_true", help="do not draw the pictures")
+    fit.add_argument("--no-plots", action="store_true",
+                     help="do not draw the pictures nor write the report (report.html, clusters.csv); "
+                          "decluster report writes the report later from the model")
     _add_overwrite(fit)
     fit.add_argument("--checkpoint-dir", type=Path, metavar="DIR",
                      help=f"folder for checkpoints (default: OUT/{CHECKPOINT_FOLDER})")
@@ -690,6 +666,22 @@ def _add_model_parsers(commands, common) -> None:
         sub.set_defaults(handler=handler)
 
 
+def _add_report_parser(commands, common) -> None:
+    sub = commands.add_parser("report", parents=[common], help=command_report.__doc__,
+                              description=command_report.__doc__ + " Of data too large for memory, a bounded "
+                              "random sample is drawn and averaged.")
+    sub.add_argument("--model", type=Path, required=True, metavar="DIR", help="a model folder written by fit")
+    _add_data_arguments(sub, required=True)
+    sub.add_argument("--out", type=Path, default=Path(REPORT_FILE), metavar="FILE",
+                     help=f"the HTML file to write (default: {REPORT_FILE}); an existing file only if decluster "
+                          "wrote it (see --overwrite)")
+    sub.add_argument("--device", default="auto", help="torch device for the model (default: auto)")
+    _add_plot_points(sub)
+    sub.add_argument("--overwrite", action="store_true",
+                     help="replace an --out file that decluster did not write (or that changed since)")
+    sub.set_defaults(handler=command_report)
+
+
 def _add_evaluate_parser(commands, common) -> None:
     sub = commands.add_parser("evaluate", parents=[common], help=command_evaluate.__doc__,
                               description=command_evaluate.__doc__)
@@ -719,6 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_parser()
     _add_fit_parser(commands, common)
     _add_model_parsers(commands, common)
+    _add_report_parser(commands, common)
     _add_evaluate_parser(commands, common)
     datasets = commands.add_parser("datasets", parents=[common], help=command_datasets.__doc__,
                                    description=command_datasets.__doc__)

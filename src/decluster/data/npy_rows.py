@@ -3,28 +3,21 @@
 :class:`NpyRows` describes one ``.npy`` file, a folder of ``.npy`` shards (their rows
 concatenated in file-name order) or a contiguous range of either, and reads any range of rows
 with plain file reads. Nothing is memory-mapped: pages of a map stay resident (and count in the
-process's memory) after they are read, whereas a read copies only the rows asked for.
-
-Every whole-data computation on such rows (checks, fingerprint, scaling statistics) walks them
-in blocks of about :data:`BLOCK_BYTES` as float32, so the memory they need does not grow with
-the number of rows.
+process's memory) after they are read, whereas a read copies only the rows asked for. What it
+builds on those reads (blocks, fingerprint, checks, scaling) is :class:`~decluster.data.disk_rows.DiskRows`'.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import mmap
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-BLOCK_BYTES = 1 << 23
-"""About how many bytes of float32 rows a whole-data pass handles at once (8 MiB; a block of
-uint8 rows is a quarter of that on disk)."""
+from decluster.data.disk_rows import DiskRows
 
 
 @dataclass(frozen=True)
@@ -106,7 +99,7 @@ def memmap_file_position(array: np.memmap) -> tuple[Path, int] | None:
 
 
 @dataclass(frozen=True)
-class NpyRows:
+class NpyRows(DiskRows):
     """Rows ``start`` to ``stop`` of one or more ``.npy`` files, read on demand.
 
     Pass one to ``fit``, ``predict`` or ``transform`` to train on, or assign, data that do not
@@ -159,69 +152,16 @@ class NpyRows:
         part = NpyPart(position[0], position[1], array.shape[0], tuple(array.shape[1:]), array.dtype)
         return cls((part,), 0, part.n_rows)
 
-    # ------------------------------------------------------------------ shape
-    @property
-    def n_rows(self) -> int:
-        """Number of rows."""
-        return self.stop - self.start
-
-    @property
-    def n_features(self) -> int:
-        """Values per row: the product of ``row_shape``."""
-        return math.prod(self.parts[0].row_shape)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(n_rows, n_features)``: the rows as a 2-D array."""
-        return self.n_rows, self.n_features
-
     @property
     def row_shape(self) -> tuple[int, ...]:
         """Shape of each row as stored: ``(n_features,)``, or an image's ``(height, width[, channels])``."""
         return self.parts[0].row_shape
 
     @property
-    def row_bytes(self) -> int:
-        return self.parts[0].row_bytes
+    def dtype(self) -> np.dtype:
+        """The type of the values in the files."""
+        return self.parts[0].dtype
 
-    def __len__(self) -> int:
-        return self.n_rows
-
-    def scaled(self, offset, factor) -> NpyRows:
-        """These rows read as ``(x - offset) / factor`` in float32 (per feature, or one number for all).
-
-        Raises
-        ------
-        ValueError
-            If a factor is zero, or the constants are not finite.
-        """
-        offset, factor = (np.broadcast_to(np.asarray(value, dtype=np.float32), (self.n_features,)).copy()
-                          for value in (offset, factor))
-        if not (np.isfinite(offset).all() and np.isfinite(factor).all() and factor.all()):
-            raise ValueError("a scaling needs finite offsets and finite, non-zero factors")
-        return replace(self, offset=offset, factor=factor)
-
-    def to_float(self, raw: np.ndarray) -> np.ndarray:
-        """Rows as read (shape (b, n_features)) as float32, scaled if a scaling is set."""
-        rows = raw.astype(np.float32, copy=False)
-        if self.offset is None:
-            return rows
-        return (rows - self.offset) / self.factor
-
-    def __getitem__(self, index: slice) -> NpyRows:
-        """A contiguous range of these rows (a rank's shard)."""
-        start, stop, step = index.indices(self.n_rows)
-        if step != 1:
-            raise IndexError("NpyRows take contiguous slices only")
-        return self.rows(start, max(start, stop))
-
-    def rows(self, start: int, stop: int) -> NpyRows:
-        """The rows ``start`` to ``stop`` of these rows (``0 <= start <= stop <= n_rows``)."""
-        if not 0 <= start <= stop <= self.n_rows:
-            raise IndexError(f"rows {start} to {stop} of {self.n_rows}")
-        return replace(self, start=self.start + start, stop=self.start + stop)
-
-    # ------------------------------------------------------------------ reading
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start`` to ``stop`` as stored (not converted), of shape (stop - start, n_features).
 
@@ -230,7 +170,7 @@ class NpyRows:
         OSError
             If a file cannot be read or ends early.
         """
-        out = np.empty((stop - start, self.n_features), dtype=self.parts[0].dtype)
+        out = np.empty((stop - start, self.n_features), dtype=self.dtype)
         view = memoryview(out.reshape(-1).view(np.uint8))
         first, written = self.start + start, 0
         for part, part_start in zip(self.parts, self._part_starts()):
@@ -247,33 +187,3 @@ class NpyRows:
 
     def _part_starts(self) -> list[int]:
         return list(np.cumsum([0] + [part.n_rows for part in self.parts[:-1]]))
-
-    def block_rows(self) -> int:
-        """Rows per block of a whole-data pass: about :data:`BLOCK_BYTES` of them as float32."""
-        return max(1, BLOCK_BYTES // (4 * self.n_features))
-
-    def blocks(self, block_rows: int | None = None) -> Iterator[np.ndarray]:
-        """The rows in order, as float32 blocks of shape (<= block_rows, n_features), scaled."""
-        block_rows = block_rows or self.block_rows()
-        for begin in range(0, self.n_rows, block_rows):
-            yield self.to_float(self.read(begin, min(begin + block_rows, self.n_rows)))
-
-    def fingerprint(self) -> str:
-        """SHA-256 of the rows as float32 values in order: that of the same rows held in memory
-        as a C-contiguous float32 array."""
-        digest = hashlib.sha256()
-        for block in self.blocks():
-            digest.update(block.data)
-        return digest.hexdigest()
-
-    def first_non_finite(self) -> int | None:
-        """Index of the first row holding NaN or an infinity (as float32, scaled), or None."""
-        if self.parts[0].dtype.kind != "f" and self.offset is None:
-            return None
-        begin = 0
-        for block in self.blocks():
-            bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
-            if bad.size:
-                return begin + int(bad[0])
-            begin += len(block)
-        return None

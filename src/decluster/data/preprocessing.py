@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 from decluster.io.checks import expect_list, expect_number, expect_object, expect_str
 
 SCALINGS = ("standard", "minmax", "global", "none")
@@ -57,9 +57,9 @@ class FeatureScaling:
         """Number of features the constants are for."""
         return int(self.offset.size)
 
-    def apply(self, X: np.ndarray | NpyRows) -> np.ndarray | NpyRows:
+    def apply(self, X: np.ndarray | DiskRows) -> np.ndarray | DiskRows:
         """``(X - offset) / factor`` as float32 (``X`` itself, untouched, for ``kind="none"``);
-        rows on disk are scaled as they are read (:meth:`NpyRows.scaled`).
+        rows on disk are scaled as they are read (:meth:`~decluster.data.disk_rows.DiskRows.scaled`).
 
         Raises
         ------
@@ -71,7 +71,7 @@ class FeatureScaling:
             raise ValueError(f"X has shape {X.shape}, but the scaling is for {self.n_features} features")
         if self.kind == "none":
             return X
-        if isinstance(X, NpyRows):
+        if isinstance(X, DiskRows):
             return X.scaled(self.offset, self.factor)
         with np.errstate(over="ignore", invalid="ignore"):
             scaled = (np.asarray(X, dtype=np.float32) - self.offset) / self.factor
@@ -124,7 +124,7 @@ MIXED_UNITS_RATIO = 100.0
 """``"auto"`` standardizes when the widest column range is this many times the median range."""
 
 
-def choose_scaling(X: np.ndarray | NpyRows) -> str:
+def choose_scaling(X: np.ndarray | DiskRows) -> str:
     """``"standard"`` for columns in mixed units, ``"global"`` for columns on one scale.
 
     Columns are taken to be in mixed units when the largest range (max - min) exceeds
@@ -137,7 +137,7 @@ def choose_scaling(X: np.ndarray | NpyRows) -> str:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or DiskRows
 
     Returns
     -------
@@ -151,7 +151,7 @@ def choose_scaling(X: np.ndarray | NpyRows) -> str:
     return "global"
 
 
-def fit_scaling(X: np.ndarray | NpyRows, kind: str) -> FeatureScaling:
+def fit_scaling(X: np.ndarray | DiskRows, kind: str) -> FeatureScaling:
     """The constants of a ``kind`` scaling of the columns of ``X``.
 
     ``"standard"``: offset = column mean, factor = column standard deviation (population, as
@@ -164,7 +164,7 @@ def fit_scaling(X: np.ndarray | NpyRows, kind: str) -> FeatureScaling:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or DiskRows
         Finite values (rows on disk are read block by block).
     kind : {"standard", "minmax", "global", "none"}
 
@@ -198,9 +198,9 @@ def fit_scaling(X: np.ndarray | NpyRows, kind: str) -> FeatureScaling:
     return FeatureScaling(kind, offset32, spread.astype(np.float32))
 
 
-def _column_range(X: np.ndarray | NpyRows) -> tuple[np.ndarray, np.ndarray]:
+def _column_range(X: np.ndarray | DiskRows) -> tuple[np.ndarray, np.ndarray]:
     """Minimum and maximum of each column, in float64 (rows on disk read block by block)."""
-    if not isinstance(X, NpyRows):
+    if not isinstance(X, DiskRows):
         return X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
     low, high = np.full(X.n_features, np.inf), np.full(X.n_features, -np.inf)
     for block in X.blocks():
@@ -208,10 +208,10 @@ def _column_range(X: np.ndarray | NpyRows) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def _mean_and_deviation(X: np.ndarray | NpyRows) -> tuple[np.ndarray, np.ndarray]:
+def _mean_and_deviation(X: np.ndarray | DiskRows) -> tuple[np.ndarray, np.ndarray]:
     """Mean and population standard deviation of each column, in float64 (rows on disk in two
     passes of blocks: the sum, then the squared deviations from the mean)."""
-    if not isinstance(X, NpyRows):
+    if not isinstance(X, DiskRows):
         mean = X.mean(axis=0, dtype=np.float64)
         return mean, np.sqrt(np.mean(np.square(X - mean, dtype=np.float64), axis=0))
     mean = sum(block.sum(axis=0, dtype=np.float64) for block in X.blocks()) / X.n_rows

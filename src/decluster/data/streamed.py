@@ -1,7 +1,8 @@
 """Streamed rows on the training device: what the training loops index when the data stay on disk.
 
 :class:`StreamedRows` answers the few questions the loops ask of a data tensor (its length,
-its device, the rows of a batch, consecutive blocks) by reading :class:`~decluster.data.npy_rows.NpyRows`.
+its device, the rows of a batch, consecutive blocks) by reading rows on disk
+(:class:`~decluster.data.disk_rows.DiskRows`: ``.npy`` or Parquet files).
 The rows of a batch are served from a cache of whole chunks, which the windowed shuffle of
 :class:`~decluster.data.batching.ChunkLayout` keeps small: every batch of a window draws from the
 same few chunks, each read once per pass, in one sequential read.
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 
 from decluster.data.batching import INFERENCE_BATCH_SIZE, ChunkLayout
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 
 CHUNK_BYTES = 1 << 20
 """About how many bytes one chunk of the windowed shuffle holds (1 MiB)."""
@@ -25,14 +26,15 @@ WINDOW_CHUNKS = 32
 """Chunks per window of the windowed shuffle (a window is about 32 MiB of rows)."""
 
 
-def chunk_layout(rows: NpyRows) -> ChunkLayout:
+def chunk_layout(rows: DiskRows) -> ChunkLayout:
     """The windowed shuffle's layout for these rows: chunks of about :data:`CHUNK_BYTES`,
-    :data:`WINDOW_CHUNKS` chunks a window."""
-    return ChunkLayout(max(1, CHUNK_BYTES // rows.row_bytes), WINDOW_CHUNKS)
+    :data:`WINDOW_CHUNKS` chunks a window (Parquet: chunks of whole row groups, see
+    :meth:`~decluster.data.disk_rows.DiskRows.shuffle_chunks`)."""
+    return ChunkLayout(*rows.shuffle_chunks(CHUNK_BYTES, WINDOW_CHUNKS))
 
 
 class StreamedRows:
-    """Rows of ``.npy`` files presented to the training code as a float32 tensor would be.
+    """Rows on disk presented to the training code as a float32 tensor would be.
 
     Supports ``len``, ``shape``, ``device``, indexing by a slice (a contiguous range, e.g. a
     rank's shard) or by a 1-D tensor of row indices (a batch, read through the chunk cache) and
@@ -40,12 +42,12 @@ class StreamedRows:
 
     Parameters
     ----------
-    rows : NpyRows
+    rows : DiskRows
     device : torch.device
         Where the float32 tensors it returns live.
     """
 
-    def __init__(self, rows: NpyRows, device: torch.device) -> None:
+    def __init__(self, rows: DiskRows, device: torch.device) -> None:
         self.rows, self.device = rows, torch.device(device)
         self.layout = chunk_layout(rows)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
@@ -69,7 +71,7 @@ class StreamedRows:
     def _gather(self, index: np.ndarray) -> np.ndarray:
         """The rows ``index`` (any order) as stored, through the chunk cache."""
         chunk_rows = self.layout.chunk_rows
-        out = np.empty((len(index), self.rows.n_features), dtype=self.rows.parts[0].dtype)
+        out = np.empty((len(index), self.rows.n_features), dtype=self.rows.dtype)
         chunks = index // chunk_rows
         for chunk in np.unique(chunks):
             where = chunks == chunk
@@ -98,10 +100,10 @@ Rows = torch.Tensor | StreamedRows
 """The data a training loop walks: a tensor in memory, or rows streamed from disk."""
 
 
-def device_rows(X: np.ndarray | NpyRows, device: torch.device) -> Rows:
+def device_rows(X: np.ndarray | DiskRows, device: torch.device) -> Rows:
     """Checked rows where training reads them: a float32 tensor on ``device`` for an array in
     memory, :class:`StreamedRows` for rows on disk."""
-    if isinstance(X, NpyRows):
+    if isinstance(X, DiskRows):
         return StreamedRows(X, device)
     return torch.from_numpy(X).to(device)
 

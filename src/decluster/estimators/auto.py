@@ -28,7 +28,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.validation import check_is_fitted
 
 from decluster.data.augmentation import image_shape_of
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 from decluster.estimators.base import SHRINK_RATIO, shrunken_clusters
 from decluster.estimators.dec import DEC
 from decluster.estimators.idec import IDEC
@@ -229,6 +229,8 @@ class AutoCluster(ClusterMixin, TransformerMixin, BaseEstimator):
     pretrain_losses_ : dict of str to list of float
     k_selection_ : KSelection or None
     n_features_in_ : int
+    feature_names_in_ : ndarray of str of shape (n_features,)
+        The column names of a DataFrame or Table given to ``fit`` (see :class:`DEC`).
     """
 
     _parameter_checks: ClassVar[dict[str, Any]] = {
@@ -259,7 +261,7 @@ class AutoCluster(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or NpyRows
+        X : array-like of shape (n_samples, n_features), or rows on disk (NpyRows, ParquetRows)
         y : ignored
         checkpoint_dir, resume, checkpoint_interval
             As :meth:`DEC.fit`; each stage checkpoints in a subfolder named after its method.
@@ -314,6 +316,8 @@ class AutoCluster(ClusterMixin, TransformerMixin, BaseEstimator):
         self.pretrain_losses_ = fitted[0].pretrain_losses_
         self.k_selection_ = fitted[0].k_selection_
         self.n_features_in_, self.n_clusters_ = kept.n_features_in_, kept.n_clusters_
+        if hasattr(kept, "feature_names_in_"):
+            self.feature_names_in_ = kept.feature_names_in_
         self.labels_ = kept.labels_
 
     def predict(self, X) -> np.ndarray:
@@ -377,7 +381,7 @@ def n2d_centers(model: N2D) -> np.ndarray:
 
 def _shape_of(X) -> tuple[int, int]:
     """``(n_samples, n_features)`` of a 2-D array-like or rows on disk, without copying them."""
-    shape = X.shape if isinstance(X, (NpyRows, np.ndarray)) else np.shape(X)
+    shape = X.shape if isinstance(X, (DiskRows, np.ndarray)) else np.shape(X)
     if len(shape) != 2:
         raise ValueError(f"Expected a 2-D array of shape (n_samples, n_features), got shape {tuple(shape)}")
     return int(shape[0]), int(shape[1])

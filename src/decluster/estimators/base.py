@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from decluster.data.augmentation import ImageAugmentation, image_shape_of
+from decluster.data.disk_rows import DiskRows
 from decluster.data.npy_rows import NpyRows
 from decluster.data.streamed import StreamedRows, device_rows
 from decluster.distributed import World, join_launched_world
@@ -136,15 +137,15 @@ class CheckpointOptions:
     interval: float
 
 
-def data_fingerprint(X: np.ndarray | NpyRows) -> str:
+def data_fingerprint(X: np.ndarray | DiskRows) -> str:
     """SHA-256 of the checked rows as float32 values (read block by block from disk for
-    :class:`NpyRows`): the same for the same rows in memory and on disk."""
-    if isinstance(X, NpyRows):
+    :class:`~decluster.data.disk_rows.DiskRows`): the same for the same rows in memory and on disk."""
+    if isinstance(X, DiskRows):
         return X.fingerprint()
     return hashlib.sha256(np.ascontiguousarray(X).data).hexdigest()
 
 
-def _run_header(model: DeepClusteringEstimator, X: np.ndarray | NpyRows, seeds: list[int],
+def _run_header(model: DeepClusteringEstimator, X: np.ndarray | DiskRows, seeds: list[int],
                 arithmetic: dict[str, str]) -> dict:
     """What a checkpoint must match to be resumed: parameters, data, device type and precision
     (and the seeds it used)."""
@@ -189,7 +190,7 @@ class FitStart:
     ----------
     params : dict
         The checked parameters.
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or DiskRows
         All rows, checked (every rank holds them, or reads them from disk).
     data : torch.Tensor of shape (n_shard, n_features), or StreamedRows
         This rank's rows (all of them in one process), on ``device`` or streamed to it.
@@ -209,7 +210,7 @@ class FitStart:
     """
 
     params: dict[str, Any]
-    X: np.ndarray | NpyRows
+    X: np.ndarray | DiskRows
     data: torch.Tensor | StreamedRows
     device: torch.device
     precision: str
@@ -319,14 +320,14 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         return FitStart(params, X, data, device, precision, world, settings, autoencoder, session, generator,
                         last_seed)
 
-    def _check_fit_inputs(self, params: dict[str, Any], X: np.ndarray | NpyRows) -> None:
+    def _check_fit_inputs(self, params: dict[str, Any], X: np.ndarray | DiskRows) -> None:
         """Raise ``ValueError`` if ``X`` cannot be fitted with these parameters (too few rows for
         ``n_clusters``, or an ``image_shape`` that does not hold a row's values)."""
         self._check_n_clusters(params, X.shape[0])
         if params["image_shape"] is not None:
             image_shape_of(params["image_shape"], X.shape[1])
 
-    def _memory_estimate(self, params: dict[str, Any], X: np.ndarray | NpyRows,
+    def _memory_estimate(self, params: dict[str, Any], X: np.ndarray | DiskRows,
                          device: torch.device) -> MemoryEstimate:
         """The least memory the fit holds (:func:`~decluster.training.memory.estimate_fit_memory`),
         from the parameters and the shape of ``X``, before the network exists."""
@@ -335,15 +336,16 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
                   else self._architecture_config(params, X.shape[1]))
         k = params["n_clusters"] if params["n_clusters"] != "auto" else params["n_clusters_range"][1]
         batch_size = min(max(params.get("batch_size", 1), params["pretrain_batch_size"]), X.shape[0])
-        on_device = device.type != "cpu" and not isinstance(X, NpyRows)
+        on_device = device.type != "cpu" and not isinstance(X, DiskRows)
         return estimate_fit_memory(config, X.shape[0], k, batch_size, data_on_device=on_device)
 
     def _seeds(self, count: int) -> list[int]:
         """``count`` seeds drawn from ``random_state`` (weights, training, k-means or manifold)."""
         return [int(seed) for seed in check_random_state(self.random_state).randint(SEED_BOUND, size=count)]
 
-    def _check_rows(self, X, *, reset: bool) -> np.ndarray | NpyRows:
-        """``X`` checked: :class:`NpyRows`, or a ``np.memmap`` readable from its file, are checked
+    def _check_rows(self, X, *, reset: bool) -> np.ndarray | DiskRows:
+        """``X`` checked: rows on disk (:class:`~decluster.data.disk_rows.DiskRows`: ``NpyRows``,
+        ``ParquetRows``), or a ``np.memmap`` readable from its file, are checked
         block by block and stay on disk; anything else is validated into memory (:meth:`_check_data`).
 
         Raises
@@ -352,7 +354,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
             If ``X`` has no rows, another feature count than the fit (unless ``reset``), or a
             NaN or infinity.
         """
-        rows = X if isinstance(X, NpyRows) else NpyRows.from_memmap(X) if isinstance(X, np.memmap) else None
+        rows = X if isinstance(X, DiskRows) else NpyRows.from_memmap(X) if isinstance(X, np.memmap) else None
         if rows is None:
             return self._check_data(X, reset=reset)
         if rows.n_rows < 1:
@@ -392,7 +394,7 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
         return {"kind": "conv", "image_shape": list(_required_image_shape(params, n_features, "architecture='conv'")),
                 "embedding_dim": params["embedding_dim"], "channels": list(CONV_CHANNELS)}
 
-    def _open_session(self, X: np.ndarray | NpyRows, autoencoder: torch.nn.Module, mode: str, seeds: list[int],
+    def _open_session(self, X: np.ndarray | DiskRows, autoencoder: torch.nn.Module, mode: str, seeds: list[int],
                       arithmetic: dict[str, str], options: CheckpointOptions, world: World) -> FitSession:
         """The fit's :class:`FitSession`, resumed from the checkpoint folder if asked (every rank
         checks the folder before rank 0 claims it)."""

@@ -228,6 +228,9 @@ class DEC(DeepClusteringEstimator):
         as ``init``) and ``"clustering"``.
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str of shape (n_features,)
+        The column names of ``X`` in ``fit``, when it had names that are all strings (a pandas
+        or polars DataFrame, a pyarrow Table); absent otherwise, as in scikit-learn.
     device_ : torch.device
         Device the model lives on.
 

@@ -89,6 +89,8 @@ autoencoder, device, precision, random_state, verbose
     phase_times_ : dict of str to float
         Wall time of ``"pretrain"``, ``"manifold"`` and ``"mixture"``.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str of shape (n_features,)
+        The column names of a DataFrame or Table given to ``fit`` (see :class:`DEC`).
     device_ : torch.device
     """
 
