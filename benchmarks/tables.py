@@ -174,6 +174,7 @@ class Records:
     ranks: list[Record] = field(default_factory=list)  # ranks.py
     scaling: list[Record] = field(default_factory=list)  # scaling.py, each with "rows"
     stream: list[Record] = field(default_factory=list)  # stream_memory.py: per child process
+    loading: list[Record] = field(default_factory=list)  # file_loading.py: per file and reader
 
 
 def _read(path: Path, results: Path) -> tuple[Any, str]:
@@ -217,6 +218,10 @@ def load_records(results: Path = RESULTS) -> Records:
         for path in sorted(folder.glob("*.json")):
             content, source = _read(path, results)
             records.images.append(dict(content, data=folder.name.removeprefix("images-"), _source=source))
+    for path in sorted((results / "file-loading").glob("*.json")):
+        content, source = _read(path, results)
+        records.loading += [dict(item, machine=content.get("machine"), commit=content.get("commit"), _source=source)
+                            for item in content["records"]]
     for name, target in (("auto", records.auto), ("reference-epoch", records.reference),
                          ("refinement-trace", records.traces)):
         for path in sorted((results / name).glob("*.json")):
@@ -787,12 +792,24 @@ def headline_table(records: Records) -> str:
 
 
 # ------------------------------------------------------------------ output
+def loading_table(records: Records) -> str:
+    """Load time and peak memory of each reader of one table stored as CSV and as Parquet."""
+    header = ["file", "rows × columns", "reader", "time, median", "× pyarrow", "peak RSS over imports",
+              "× float32 array", "machine", "commit", "record"]
+    rows = [[record["format"], "{:,} × {:,}".format(*record["shape"]), record["reader"],
+             seconds_text(record["median_seconds"]), fixed(record["time_over_pyarrow"], 2),
+             megabytes(max(record["peak_mb"])), fixed(record["peak_over_array"], 2),
+             machine_label(record.get("machine")), short_commit(record.get("commit")), record["_source"]]
+            for record in records.loading]
+    return markdown_table(header, rows, right=[3, 4, 5, 6])
+
+
 TABLES: dict[str, Callable[[Records], str]] = {
     "headline": headline_table, "methods": methods_table, "paper": paper_table, "image-recipes": images_table,
     "auto-compare": auto_compare_table, "auto-refinement": auto_refinement_table, "auto-speed": auto_speed_table,
     "reference-epoch": reference_epoch_table, "refinement-trace": trace_table, "k-selection": k_selection_table,
     "k-silhouette": silhouette_table, "imbalanced": imbalanced_table, "ranks": ranks_table,
-    "stream-memory": stream_table, "scaling": scaling_table,
+    "stream-memory": stream_table, "scaling": scaling_table, "file-loading": loading_table,
 }
 
 
