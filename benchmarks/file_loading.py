@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -151,21 +149,6 @@ def _run_child(reader: str, path: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
-
-
-def _commit() -> str | None:
-    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or None
-
-
 def measure(folder: Path, repeat: int) -> list[dict]:
     """Every reader on every file, ``repeat`` times each; one record per reader and file."""
     records = []
@@ -233,7 +216,9 @@ def main() -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         options.results.mkdir(parents=True, exist_ok=True)
         path = options.results / f"file-loading-{stamp}.json"
-        path.write_text(json.dumps({"command": " ".join(sys.argv), "commit": _commit(), "machine": _machine(),
+        from run import git_commit, machine  # the parent only: the measured children import no torch
+
+        path.write_text(json.dumps({"command": " ".join(sys.argv), "commit": git_commit(), "machine": machine(),
                                     "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "records": records}, indent=2) + "\n")
         print(table(records))
         print(f"wrote {path}")

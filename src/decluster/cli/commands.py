@@ -441,14 +441,7 @@ def command_predict(args: argparse.Namespace) -> int:
     out = args.out or Path(STDOUT)
     to_file = str(out) != STDOUT and (not os.path.exists(out) or os.path.isfile(out))
     if str(out) != STDOUT:
-        _refuse_outputs_over_inputs(args, [out], [args.model])
-        if _is_within(out, args.model):
-            raise UsageError(f"{out} is inside the model folder {args.model}; choose another --out")
-        if out.is_dir():
-            raise UsageError(f"{out} is a folder; give --out a file name (or - for standard output)")
-        if out.name == MANIFEST_FILE:
-            raise UsageError(f"{out}: decluster keeps its record of the files it wrote under that name; "
-                             "choose another --out")
+        _refuse_output_file(args, out, " (or - for standard output)")
     if to_file:
         check_writable(out.parent)
         check_output_file(out, overwrite=args.overwrite)
@@ -525,17 +518,22 @@ def command_plot(args: argparse.Namespace) -> int:
 def _check_report_out(args: argparse.Namespace) -> None:
     """A one-line error if ``--out`` would overwrite an input, lie in the model folder, name a folder or
     the manifest, or replace a file decluster did not write there."""
-    out = args.out
+    _refuse_output_file(args, args.out)
+    check_writable(args.out.parent)
+    check_output_file(args.out, overwrite=args.overwrite)
+
+
+def _refuse_output_file(args: argparse.Namespace, out: Path, folder_hint: str = "") -> None:
+    """A one-line error if the single output file ``out`` would overwrite an input, lie in the model
+    folder, name a folder (``folder_hint`` ends that message) or name the manifest."""
     _refuse_outputs_over_inputs(args, [out], [args.model])
     if _is_within(out, args.model):
         raise UsageError(f"{out} is inside the model folder {args.model}; choose another --out")
     if out.is_dir():
-        raise UsageError(f"{out} is a folder; give --out a file name")
+        raise UsageError(f"{out} is a folder; give --out a file name{folder_hint}")
     if out.name == MANIFEST_FILE:
         raise UsageError(f"{out}: decluster keeps its record of the files it wrote under that name; "
                          "choose another --out")
-    check_writable(out.parent)
-    check_output_file(out, overwrite=args.overwrite)
 
 
 def command_report(args: argparse.Namespace) -> int:
