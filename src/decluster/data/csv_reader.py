@@ -12,7 +12,6 @@ and column (:func:`~decluster.data.text_tables.locate_error`).
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -27,7 +26,6 @@ from decluster.data.values import bad_value, first_non_finite
 SEGMENT_BYTES = 1 << 24
 """Bytes of text handed to pyarrow at a time (16 MiB, cut at the end of a line)."""
 
-_CONVERSION_COLUMN = re.compile(r"In CSV column #(\d+)")
 
 
 def _text_segments(stream: io.BufferedIOBase, size: int) -> Iterator[memoryview]:
@@ -82,11 +80,12 @@ def _csv_tables(layout: TextLayout) -> Iterator[pa.Table]:
 
 
 def _csv_error(layout: TextLayout, message: str) -> DatasetError:
-    """The error naming the line and column that pyarrow could not read (its ``message`` names neither)."""
-    found = _CONVERSION_COLUMN.search(message)
-    column = int(found[1]) if found else None
-    columns = [column] if column in layout.feature_columns else layout.feature_columns
-    return locate_error(layout, columns, one_line(message))
+    """The error naming the first line, and in it the first column, that pyarrow could not read.
+
+    pyarrow parses blocks of the file in parallel and names whichever failing column it met
+    first, not the first cell of the file, so every feature column is searched, line by line.
+    """
+    return locate_error(layout, layout.feature_columns, one_line(message))
 
 
 def read_text_table(layout: TextLayout) -> Features:
