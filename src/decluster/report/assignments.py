@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 
 ASSIGNMENT_BLOCK_ROWS = 65536
 """Rows assigned at a time, so that rows on disk are never all in memory."""
@@ -28,14 +28,14 @@ class Assignments:
     confidence: np.ndarray
 
 
-def assign(model, X: np.ndarray | NpyRows, *, block_rows: int = ASSIGNMENT_BLOCK_ROWS) -> Assignments:
+def assign(model, X: np.ndarray | DiskRows, *, block_rows: int = ASSIGNMENT_BLOCK_ROWS) -> Assignments:
     """Assign every row of ``X`` to its most probable cluster, ``block_rows`` rows at a time.
 
     Parameters
     ----------
     model : DEC, IDEC, N2D or AutoCluster
         A fitted estimator with ``predict_proba``.
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or rows on disk (NpyRows, ParquetRows)
     block_rows : int, default=65536
 
     Returns

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 from decluster.data.preprocessing import FeatureScaling
 from decluster.metrics import evaluate
 from decluster.plotting import figure_png
@@ -58,7 +58,7 @@ def _notes(fitted) -> tuple[str, ...]:
     return notes
 
 
-def build_report(fitted, X: np.ndarray | NpyRows, *, data: str, command: str = "Python: build_report",
+def build_report(fitted, X: np.ndarray | DiskRows, *, data: str, command: str = "Python: build_report",
                  true_labels=None, assigned: Assignments | None = None, feature_names: Sequence[str] | None = None,
                  scaling: FeatureScaling | None = None, options: Mapping[str, Any] | None = None,
                  seconds: Mapping[str, float] | None = None, notes: Sequence[str] = (), max_points: int = 2000,
@@ -69,7 +69,7 @@ def build_report(fitted, X: np.ndarray | NpyRows, *, data: str, command: str = "
     ----------
     fitted : DEC, IDEC, N2D or AutoCluster
         A fitted estimator.
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or rows on disk (NpyRows, ParquetRows)
         The data as the model sees them (scaled as for its fit); of rows on disk only a bounded
         sample is read.
     data : str

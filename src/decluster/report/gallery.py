@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 from decluster.data.preprocessing import FeatureScaling
 from decluster.report.outputs import CLUSTERS_PER_PAGE, MAX_GALLERY_PAGES
 from decluster.report.rows import ClusterIndex, check_assignments, index_clusters, read_rows
@@ -166,7 +166,7 @@ def _page_title(model_name: str | None, first: int, last: int, n_clusters: int, 
     return f"{prefix}: the most and the least confident members of each\n{line}"
 
 
-def plot_cluster_gallery(X: np.ndarray | NpyRows, labels, confidence, image_shape: Sequence[int], *,
+def plot_cluster_gallery(X: np.ndarray | DiskRows, labels, confidence, image_shape: Sequence[int], *,
                          n_clusters: int | None = None, n_confident: int = 8, n_doubtful: int = 4,
                          clusters_per_page: int = CLUSTERS_PER_PAGE, max_pages: int = MAX_GALLERY_PAGES,
                          scaling: FeatureScaling | None = None, model_name: str | None = None) -> list[Figure]:
@@ -174,7 +174,7 @@ def plot_cluster_gallery(X: np.ndarray | NpyRows, labels, confidence, image_shap
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or rows on disk (NpyRows, ParquetRows)
         The images as the model sees them, each row one image flattened row-major with the
         channels last; only the rows drawn are read.
     labels : array-like of int of shape (n_samples,)
@@ -210,7 +210,7 @@ def plot_cluster_gallery(X: np.ndarray | NpyRows, labels, confidence, image_shap
                          scaling=scaling, model_name=model_name)
 
 
-def gallery_pages(X: np.ndarray | NpyRows, index: ClusterIndex, confidence: np.ndarray, image_shape: Sequence[int],
+def gallery_pages(X: np.ndarray | DiskRows, index: ClusterIndex, confidence: np.ndarray, image_shape: Sequence[int],
                   *, n_confident: int = 8, n_doubtful: int = 4, clusters_per_page: int = CLUSTERS_PER_PAGE,
                   max_pages: int = MAX_GALLERY_PAGES, scaling: FeatureScaling | None = None,
                   model_name: str | None = None) -> list[Figure]:

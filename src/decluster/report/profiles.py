@@ -26,7 +26,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from scipy import sparse
 
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 from decluster.data.preprocessing import FeatureScaling
 from decluster.report.text import plain_label
 from decluster.report.rows import (
@@ -109,7 +109,7 @@ def _moments(values: np.ndarray, labels: np.ndarray, n_clusters: int) -> tuple[n
         return means, (member @ deviations ** 2) / counts
 
 
-def cluster_profiles(X: np.ndarray | NpyRows, labels, *, n_clusters: int | None = None,
+def cluster_profiles(X: np.ndarray | DiskRows, labels, *, n_clusters: int | None = None,
                      feature_names: Sequence[str] | None = None, scaling: FeatureScaling | None = None,
                      max_rows: int = DEFAULT_MAX_ROWS, random_state: int | None = 0,
                      index: ClusterIndex | None = None) -> ClusterProfiles:
@@ -117,7 +117,7 @@ def cluster_profiles(X: np.ndarray | NpyRows, labels, *, n_clusters: int | None 
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or rows on disk (NpyRows, ParquetRows)
         The data as the model sees them.
     labels : array-like of int of shape (n_samples,)
         Cluster of each row.

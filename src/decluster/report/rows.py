@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 from decluster.data.preprocessing import FeatureScaling
 
 DEFAULT_MAX_ROWS = 20_000
@@ -136,17 +136,17 @@ def stratified_sample(index: ClusterIndex, max_rows: int = DEFAULT_MAX_ROWS,
 
 
 def on_disk(X) -> bool:
-    """Whether ``X`` is rows kept on disk (:class:`~decluster.data.npy_rows.NpyRows` or another
-    reader with ``read`` and ``to_float``) rather than an array."""
-    return not isinstance(X, np.ndarray) and hasattr(X, "read") and hasattr(X, "to_float")
+    """Whether ``X`` is rows kept on disk (:class:`~decluster.data.npy_rows.NpyRows`, or Parquet
+    rows) rather than an array."""
+    return isinstance(X, DiskRows)
 
 
-def read_rows(X: np.ndarray | NpyRows, rows: np.ndarray, scaling: FeatureScaling | None = None) -> np.ndarray:
+def read_rows(X: np.ndarray | DiskRows, rows: np.ndarray, scaling: FeatureScaling | None = None) -> np.ndarray:
     """The rows ``rows`` of ``X`` as float64, in the data's own units.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or rows on disk (NpyRows, ParquetRows)
         The data as the model sees them; rows on disk are read one at a time, in file order.
     rows : ndarray of int of shape (m,)
         Row numbers, in any order (the result follows it).

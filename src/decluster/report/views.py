@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from decluster.data.npy_rows import NpyRows
+from decluster.data.disk_rows import DiskRows
 from decluster.data.preprocessing import FeatureScaling
 from decluster.plotting import (
     has_training_curves,
@@ -30,7 +30,7 @@ from decluster.report.rows import DEFAULT_MAX_ROWS, check_assignments, index_clu
 from decluster.report.summary import ClusterRow, cluster_table
 
 
-def _embedded_sample(model, X: np.ndarray | NpyRows, labels: np.ndarray, true_labels: np.ndarray | None,
+def _embedded_sample(model, X: np.ndarray | DiskRows, labels: np.ndarray, true_labels: np.ndarray | None,
                      max_points: int, random_state: int | None):
     """The embedding, labels and true labels of the points the map draws: all rows of an array (the map
     samples them itself), ``max_points`` rows drawn at random from rows on disk."""
@@ -42,7 +42,7 @@ def _embedded_sample(model, X: np.ndarray | NpyRows, labels: np.ndarray, true_la
         None if true_labels is None else true_labels[rows]
 
 
-def model_figures(model, X: np.ndarray | NpyRows, labels, *, true_labels=None,
+def model_figures(model, X: np.ndarray | DiskRows, labels, *, true_labels=None,
                   pretrain_losses: Mapping[str, list[float]] | None = None, model_name: str | None = None,
                   max_points: int = 2000, random_state: int | None = 0) -> dict[str, Figure]:
     """The pictures every method has, by file name.
@@ -51,7 +51,7 @@ def model_figures(model, X: np.ndarray | NpyRows, labels, *, true_labels=None,
     ----------
     model : DEC, IDEC or N2D
         A fitted estimator (``AutoCluster.estimator_`` for ``auto``).
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or rows on disk (NpyRows, ParquetRows)
         The data as the model sees them.
     labels : array-like of shape (n_samples,)
         Cluster of each row.
@@ -110,7 +110,7 @@ class ClusterViews:
     profiles: ClusterProfiles | None
 
 
-def cluster_views(X: np.ndarray | NpyRows, labels, confidence, *, n_clusters: int | None = None,
+def cluster_views(X: np.ndarray | DiskRows, labels, confidence, *, n_clusters: int | None = None,
                   image_shape: Sequence[int] | None = None, feature_names: Sequence[str] | None = None,
                   scaling: FeatureScaling | None = None, true_labels=None, max_rows: int = DEFAULT_MAX_ROWS,
                   model_name: str | None = None, random_state: int | None = 0) -> ClusterViews:
@@ -118,7 +118,7 @@ def cluster_views(X: np.ndarray | NpyRows, labels, confidence, *, n_clusters: in
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), or NpyRows
+    X : ndarray of shape (n_samples, n_features), or rows on disk (NpyRows, ParquetRows)
         The data as the model sees them; only the rows drawn or sampled are read.
     labels : array-like of int of shape (n_samples,)
     confidence : array-like of shape (n_samples,)
