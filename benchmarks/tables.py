@@ -36,7 +36,8 @@ DASH = "—"
 Record = dict[str, Any]
 
 DATA_NAMES = {"mnist": "MNIST", "mnist-quick": "MNIST, first 10,000", "mnist-10k": "MNIST, 10,000 at random",
-              "imbalanced-mnist": "imbalanced MNIST", "digits": "digits", "wine": "wine"}
+              "imbalanced-mnist": "imbalanced MNIST", "deepdpm-mnist": "DeepDPM's imbalanced MNIST",
+              "digits": "digits", "wine": "wine"}
 METHOD_NAMES = {"auto": "auto", "auto-refine": "auto, refine=True", "dec": "DEC", "idec": "IDEC", "n2d": "N2D",
                 "kmeans": "k-means"}
 # Estimator settings that name a recipe when they differ from these defaults (image recipes, headline).
@@ -175,6 +176,7 @@ class Records:
     scaling: list[Record] = field(default_factory=list)  # scaling.py, each with "rows"
     stream: list[Record] = field(default_factory=list)  # stream_memory.py: per child process
     loading: list[Record] = field(default_factory=list)  # file_loading.py: per file and reader
+    k_training: list[Record] = field(default_factory=list)  # k_during_training.py: per data set and seed
 
 
 def _read(path: Path, results: Path) -> tuple[Any, str]:
@@ -223,7 +225,7 @@ def load_records(results: Path = RESULTS) -> Records:
         records.loading += [dict(item, machine=content.get("machine"), commit=content.get("commit"), _source=source)
                             for item in content["records"]]
     for name, target in (("auto", records.auto), ("reference-epoch", records.reference),
-                         ("refinement-trace", records.traces)):
+                         ("refinement-trace", records.traces), ("k-during-training", records.k_training)):
         for path in sorted((results / name).glob("*.json")):
             content, source = _read(path, results)
             target.append(dict(content, _source=source))
@@ -675,6 +677,27 @@ def imbalanced_table(records: Records) -> str:
     return markdown_table(header, rows, right=range(3, 10))
 
 
+def k_training_table(records: Records) -> str:
+    """MergeIDEC's found k per seed, and ACC at the found k against IDEC's at the true k."""
+    header = ["data set", "rows", "true k", "seeds", "found k per seed", "ACC, found k", "ACC, true k (IDEC)",
+              "NMI, found k", "NMI, true k", "clustering iterations at most", "machine", "records"]
+    groups: dict[tuple, list[Record]] = {}
+    for record in records.k_training:
+        groups.setdefault((record["data"], record["max_iter"]), []).append(record)
+    rows = []
+    for (data, max_iter), runs in sorted(groups.items(), key=lambda item: (data_order(item[0][0]), item[0][1])):
+        runs = sorted(runs, key=lambda record: (record["seed"], record["_source"]))
+        rows.append([data_name(data), f"{runs[0]['n_samples']:,}", str(runs[0]["true_k"]),
+                     seeds_text(record["seed"] for record in runs),
+                     ", ".join(str(record["found"]["n_clusters"]) for record in runs),
+                     mean_std(record["found"]["accuracy"] for record in runs),
+                     mean_std(record["true"]["accuracy"] for record in runs),
+                     mean_std(record["found"]["nmi"] for record in runs),
+                     mean_std(record["true"]["nmi"] for record in runs), f"{max_iter:,}",
+                     machine_label(runs[0].get("machine")), ", ".join(record["_source"] for record in runs)])
+    return markdown_table(header, rows, right=[1, 2, 5, 6, 7, 8, 9])
+
+
 # ------------------------------------------------------------------ ranks, streaming, scaling
 def ranks_table(records: Records) -> str:
     """Rows per second of pretraining and clustering on one process and on several ranks."""
@@ -810,6 +833,7 @@ TABLES: dict[str, Callable[[Records], str]] = {
     "reference-epoch": reference_epoch_table, "refinement-trace": trace_table, "k-selection": k_selection_table,
     "k-silhouette": silhouette_table, "imbalanced": imbalanced_table, "ranks": ranks_table,
     "stream-memory": stream_table, "scaling": scaling_table, "file-loading": loading_table,
+    "k-during-training": k_training_table,
 }
 
 

@@ -2,7 +2,10 @@
 
 Usage: python fit_child.py DATA.npy PARAMS_JSON CHECKPOINT_DIR|- KILL_AT|- RESUME(0|1) LABELS_OUT.npy
 
-``PARAMS_JSON`` may name the class as ``"estimator": "IDEC"`` or ``"N2D"`` (default DEC), and give
+Besides the labels it writes ``LABELS_OUT.npy.json``: the fitted ``n_clusters_`` and the k after each
+update of P (``history_.n_clusters``; null for N2D).
+
+``PARAMS_JSON`` may name the class as ``"estimator": "IDEC"``, ``"N2D"`` or ``"MergeIDEC"`` (default DEC), and give
 ``"pretrained": FOLDER``, a saved model whose pretrained autoencoder the fit starts from, and
 ``"mmap": true`` to stream DATA from disk as a memory map instead of loading it.
 
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from decluster import DEC, IDEC, N2D
+from decluster import DEC, IDEC, N2D, MergeIDEC
 from decluster.distributed import leave_launched_world
 
 
@@ -44,7 +47,7 @@ def main() -> None:
         logger.addHandler(KillOnMessage(kill_at))
         logger.setLevel(logging.INFO)
     params = json.loads(params)
-    estimator = {"DEC": DEC, "IDEC": IDEC, "N2D": N2D}[params.pop("estimator", "DEC")]
+    estimator = {"DEC": DEC, "IDEC": IDEC, "N2D": N2D, "MergeIDEC": MergeIDEC}[params.pop("estimator", "DEC")]
     X = np.load(data, mmap_mode="r" if params.pop("mmap", False) else None)
     if "pretrained" in params:
         params["autoencoder"] = DEC.load(params.pop("pretrained"), device="cpu").autoencoder_
@@ -54,6 +57,9 @@ def main() -> None:
     )
     if rank == 0:
         np.save(out, model.labels_)
+        history = getattr(model, "history_", None)
+        Path(f"{out}.json").write_text(json.dumps({"n_clusters": model.n_clusters_,
+                                                  "history": None if history is None else history.n_clusters}))
     leave_launched_world()
     if "THREADS_OUT" in os.environ:  # the names of the threads still running, one file per rank
         names = [(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()]

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from decluster.cli.commands import FIT_FILES, MODEL_FOLDER, UsageError, _check_output_layout
-from decluster.cli.runconfig import ESTIMATORS, MAX_CONFIG_LIST, config_text, estimator_defaults, read_config
+from decluster.cli.runconfig import MAX_CONFIG_LIST, config_text, estimator_defaults, read_config
+from decluster.estimators.methods import METHODS
 from decluster.io.folders import MANIFEST_FILE
 
 FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,7 +44,7 @@ def _toml(value) -> str:
 
 
 def _check_of(name: str):
-    return next(cls._parameter_checks[name] for cls in ESTIMATORS.values() if name in cls._parameter_checks)
+    return next(cls._parameter_checks[name] for cls in METHODS.values() if name in cls._parameter_checks)
 
 
 def _read_or_refuse(path: Path):

@@ -28,7 +28,7 @@ from safetensors.torch import load, save
 from decluster import DEC
 from decluster.cli.commands import main
 from decluster.data.preprocessing import InputSpec, fit_scaling
-from decluster.estimators.persistence import save_dec
+from decluster.estimators.persistence import save_model
 from decluster.exceptions import CheckpointError
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -113,7 +113,7 @@ def _no_debris(folder: Path) -> None:
 def tiny_model(tmp_path_factory):
     model = DEC(**SMALL).fit(SMALL_X)
     folder = tmp_path_factory.mktemp("tiny") / "model"
-    save_dec(model, folder, input_spec=InputSpec(fit_scaling(SMALL_X, "standard"), "label", "auto"))
+    save_model(model, folder, input_spec=InputSpec(fit_scaling(SMALL_X, "standard"), "label", "auto"))
     return folder
 
 

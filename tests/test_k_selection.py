@@ -87,6 +87,16 @@ def test_the_choice_is_saved_and_checked_at_load(auto_dec, tmp_path):
         DEC.load(tmp_path / "model")
 
 
+def test_the_saved_k_must_be_the_choice(auto_dec, tmp_path):
+    auto_dec.save(tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["n_clusters"] == auto_dec.n_clusters_
+    config["n_clusters"] = auto_dec.n_clusters_ + 1
+    (tmp_path / "model" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=f"n_clusters = {auto_dec.n_clusters_ + 1} is not the k_selection's choice"):
+        DEC.load(tmp_path / "model")
+
+
 @pytest.mark.parametrize("bad, match", [(("2", 5), "instance of int"), ((1, 5), r"n_clusters_range\[0\]"),
                                         ((6, 5), r"n_clusters_range\[1\] == 5, must be >= 6"),
                                         ((3,), "two integers")])

@@ -1,3 +1,4 @@
+import copy
 import json
 import os
 import pickle
@@ -211,3 +212,50 @@ def test_crafted_pickle_in_a_model_folder_never_runs(saved, tmp_path, where):
     assert not marker.exists()
     pickle.loads(payload)  # the payload is live: unpickling it does create the marker
     assert marker.exists()
+
+
+# ----------------------------------------------------------------- the fitted k
+@pytest.fixture
+def fewer_clusters(fitted_dec, digits_small):
+    """``fitted_dec`` as a method that merges clusters leaves it: a centroid dropped, the points relabelled."""
+    model = copy.deepcopy(fitted_dec)
+    model.cluster_centers_ = np.ascontiguousarray(model.cluster_centers_[:-1])
+    model.n_clusters_ = len(model.cluster_centers_)
+    model.labels_ = model.predict(digits_small[0])
+    return model
+
+
+def test_a_changed_k_is_saved_and_loaded(fewer_clusters, digits_small, tmp_path):
+    fewer_clusters.save(tmp_path / "model")
+    config = json.loads((tmp_path / "model" / CONFIG_FILE).read_text())
+    assert config["n_clusters"] == 9 and config["params"]["n_clusters"] == 10
+    loaded = DEC.load(tmp_path / "model")
+    assert loaded.n_clusters == 10 and loaded.n_clusters_ == 9 and loaded.cluster_centers_.shape == (9, 10)
+    np.testing.assert_array_equal(loaded.labels_, fewer_clusters.labels_)
+    predicted = loaded.predict(digits_small[0])
+    assert predicted.min() >= 0 and predicted.max() < 9 and loaded.predict_proba(digits_small[0]).shape == (400, 9)
+
+
+def _edit_config(folder, **fields) -> None:
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config.update(fields)
+    (folder / CONFIG_FILE).write_text(json.dumps({name: value for name, value in config.items() if value is not None}))
+
+
+@pytest.mark.parametrize("value, message", [(0, r"n_clusters = 0 is out of range"), ("9", "must be an integer"),
+                                            (True, "must be an integer"), (8, "cluster_centers is torch.float32"),
+                                            (10, "cluster_centers is torch.float32")])
+def test_the_saved_k_is_checked(fewer_clusters, tmp_path, value, message):
+    fewer_clusters.save(tmp_path / "model")
+    _edit_config(tmp_path / "model", n_clusters=value)
+    with pytest.raises(ValueError, match=message):
+        DEC.load(tmp_path / "model")
+
+
+def test_a_folder_saved_before_the_k_was_saved_takes_the_parameter(fitted_dec, fewer_clusters, saved, tmp_path):
+    _edit_config(saved, n_clusters=None)
+    assert DEC.load(saved).n_clusters_ == 10
+    fewer_clusters.save(tmp_path / "fewer")
+    _edit_config(tmp_path / "fewer", n_clusters=None)  # then 9 centroids contradict n_clusters=10
+    with pytest.raises(ValueError, match="cluster_centers is torch.float32 of shape"):
+        DEC.load(tmp_path / "fewer")

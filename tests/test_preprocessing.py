@@ -10,7 +10,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from decluster import DEC
 from decluster.data.preprocessing import FeatureScaling, InputSpec, fit_scaling
-from decluster.estimators.persistence import save_dec
+from decluster.estimators.persistence import save_model
 
 # Column 0: mean 1, standard deviation 1, range [0, 2]; column 1: mean 4, deviation 2, range
 # [2, 6]; column 2 is constant, so its factor is 1 and it maps to 0 (or to 5 - 5 = 0).
@@ -118,7 +118,7 @@ def saved_with_input(fitted_dec, digits_small, tmp_path_factory):
     X, _ = digits_small
     spec = InputSpec(fit_scaling(X, "minmax"), 64, False)
     folder = tmp_path_factory.mktemp("scaled") / "model"
-    save_dec(fitted_dec, folder, input_spec=spec)
+    save_model(fitted_dec, folder, input_spec=spec)
     return folder, spec
 
 
@@ -133,7 +133,7 @@ def test_saved_input_round_trip(saved_with_input, fitted_dec, tmp_path):
 
 def test_save_refuses_a_scaling_of_another_width(fitted_dec, tmp_path):
     with pytest.raises(ValueError, match="3 features"):
-        save_dec(fitted_dec, tmp_path / "model", input_spec=InputSpec(fit_scaling(HAND, "standard")))
+        save_model(fitted_dec, tmp_path / "model", input_spec=InputSpec(fit_scaling(HAND, "standard")))
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -3,6 +3,7 @@
 from decluster.estimators.auto import AutoCluster, Recipe, RefinementCheck
 from decluster.estimators.dec import DEC
 from decluster.estimators.idec import IDEC
+from decluster.estimators.merge_idec import MergeIDEC
 from decluster.estimators.n2d import N2D
 from decluster.exceptions import (
     CheckpointError,
@@ -22,6 +23,7 @@ __all__ = [
     "AutoCluster",
     "DEC",
     "IDEC",
+    "MergeIDEC",
     "N2D",
     "StackedAutoencoder",
     "ClusteringHistory",

@@ -21,13 +21,13 @@ import numpy as np
 
 from decluster import __version__
 from decluster.cli.runconfig import (
-    ESTIMATORS,
     SCALE_CHOICES,
     add_parameter_flags,
     autoencoder_source,
     config_text,
     estimator_defaults,
     explicit_parameters,
+    method_help,
     run_options,
 )
 from decluster.data.disk_rows import DiskRows
@@ -36,8 +36,8 @@ from decluster.data.preprocessing import InputSpec
 from decluster.distributed import launched_rank, leave_launched_world
 from decluster.estimators.auto import AutoCluster, check_stage_folders
 from decluster.estimators.dec import DEC
-from decluster.estimators.n2d import N2D
-from decluster.estimators.persistence import MODEL_KINDS, k_selection_section, save_dec, save_n2d
+from decluster.estimators.methods import METHODS, method_of_kind, model_kinds, model_methods
+from decluster.estimators.persistence import k_selection_section, save_model
 from decluster.exceptions import FitInterrupted
 from decluster.io.files import STDOUT, atomic_write_bytes, same_file, signal_handlers, write_output
 from decluster.io.folders import (
@@ -241,12 +241,14 @@ def write_plots(model, X, y, labels: np.ndarray, out: Path, max_points: int = 20
 def command_fit(args: argparse.Namespace) -> int:
     """Train on a data set or file; write the model, labels, metrics, config, pictures and a report page."""
     options = run_options(args)
-    estimator = ESTIMATORS[options["method"]]
+    estimator = METHODS[options["method"]]
     parameters = _method_parameters(args, options["method"])
     autoencoder, reused = None, autoencoder_source(args)
     if reused is not None:
-        if estimator is AutoCluster:
-            raise UsageError("--autoencoder-from needs --method dec, idec or n2d (auto trains its own autoencoder)")
+        if estimator not in model_methods().values():
+            *others, last = model_methods()
+            raise UsageError(f"--autoencoder-from needs --method {', '.join(others)} or {last} ({options['method']} "
+                             "trains its own autoencoder)")
         autoencoder = load_model(reused).autoencoder_
         parameters["autoencoder"] = autoencoder
         parameters.update(_reused_network(args, autoencoder, reused))
@@ -270,8 +272,7 @@ def command_fit(args: argparse.Namespace) -> int:
     with claimed_output_folder(out):
         fitted = estimator(**parameters, verbose=not args.quiet).fit(X, **fit_options)
         model = getattr(fitted, "estimator_", fitted)  # the method auto kept
-        (save_n2d if isinstance(model, N2D) else save_dec)(model, out / MODEL_FOLDER, overwrite=args.overwrite,
-                                                           input_spec=spec)
+        save_model(model, out / MODEL_FOLDER, overwrite=args.overwrite, input_spec=spec)
         parameters.pop("autoencoder", None)
         metrics = _fit_metrics(fitted, model, {"data": source, "n_samples": int(X.shape[0]),
                                                "n_features": int(X.shape[1]), **options}, y)
@@ -336,7 +337,7 @@ def _method_parameters(args: argparse.Namespace, method: str) -> dict:
     """The method's parameters: its defaults, then ``--config``, then flags; a flag of another
     method is a usage error."""
     explicit = explicit_parameters(args)
-    defaults = estimator_defaults(ESTIMATORS[method])
+    defaults = estimator_defaults(METHODS[method])
     foreign = sorted(set(explicit) - set(defaults))
     if foreign:
         flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
@@ -372,9 +373,9 @@ def _flag_value(value) -> str:
 
 
 def load_model(path: Path, device: str = "auto"):
-    """A model folder written by fit, as the estimator class named in its ``config.json``."""
-    classes = {cls.__name__: cls for cls in ESTIMATORS.values()}
-    return classes.get(folder_kind(path), DEC).load(path, device=device)
+    """A model folder written by fit, as the method's class of the kind named in its ``config.json``
+    (a folder of no method's kind is refused by DEC's ``load``, which names what it holds)."""
+    return (method_of_kind(folder_kind(path)) or DEC).load(path, device=device)
 
 
 def _input_files(args: argparse.Namespace) -> list[Path]:
@@ -419,7 +420,7 @@ def _check_fit_outputs(args: argparse.Namespace, checkpoint_dir: Path, estimator
                          {"the model folder": out / MODEL_FOLDER, "--checkpoint-dir": checkpoint_dir})
     _refuse_outputs_over_inputs(args, [out / name for name in FIT_FILES], [out / MODEL_FOLDER, checkpoint_dir])
     check_output_folder(out, FIT_FILES, overwrite=args.overwrite)
-    check_model_folder(out / MODEL_FOLDER, estimator.__name__, overwrite=args.overwrite, replaces=MODEL_KINDS)
+    check_model_folder(out / MODEL_FOLDER, estimator.__name__, overwrite=args.overwrite, replaces=model_kinds())
     check_writable(checkpoint_dir)
     if not args.resume:
         (check_stage_folders if estimator is AutoCluster else check_checkpoint_folder)(checkpoint_dir)
@@ -597,10 +598,7 @@ def _add_fit_parser(commands, common) -> None:
                           "for a --dataset, which comes scaled as in the DEC paper; for a --data file standard "
                           "if its columns are in mixed units (widest range over 100 times the median range), "
                           "else global")
-    fit.add_argument("--method", choices=tuple(ESTIMATORS), default=None,
-                     help="auto (the default: chosen from the data, see the log), dec (the paper's method), "
-                          "idec (DEC keeping the reconstruction loss) or n2d (UMAP and a Gaussian mixture on "
-                          "the embedding)")
+    fit.add_argument("--method", choices=tuple(METHODS), default=None, help=method_help())
     fit.add_argument("--autoencoder-from", type=Path, metavar="MODEL",
                      help="reuse the pretrained autoencoder of a model folder written by fit (any method) "
                           "and skip pretraining")

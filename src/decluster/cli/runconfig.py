@@ -1,18 +1,17 @@
-"""DEC parameters from the command line and TOML files, and the resolved configuration written back."""
+"""Method parameters from the command line and TOML files, and the resolved configuration written
+back: the flags and keys of every method of :data:`~decluster.estimators.methods.METHODS`."""
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from decluster.estimators.auto import AutoCluster, Recipe
-from decluster.estimators.dec import DEC
-from decluster.estimators.idec import IDEC
-from decluster.estimators.n2d import N2D
+from decluster.estimators.auto import Recipe
+from decluster.estimators.base import constructor_defaults
+from decluster.estimators.methods import METHODS
 from decluster.io.files import read_regular_file
 
 try:
@@ -33,10 +32,6 @@ _SEQUENCE_PARAMETERS = ("image_shape",)
 _AUTO_OR_INT_PARAMETERS = ("n_clusters", "layer_epochs", "finetune_epochs")
 
 SCALE_CHOICES = ("auto", "standard", "minmax", "global", "none")
-ESTIMATORS = {"auto": AutoCluster, "dec": DEC, "idec": IDEC, "n2d": N2D}
-"""The clustering methods of ``--method``, by name (the first is the default)."""
-RUN_OPTIONS: dict[str, tuple[str, ...]] = {"scale": SCALE_CHOICES, "method": tuple(ESTIMATORS)}
-"""Settings of a run that are not DEC parameters, with their accepted values (the first is the default)."""
 PATH_OPTIONS = ("autoencoder_from",)
 """Settings of a run that name a file or folder (``autoencoder_from = "run/model"``)."""
 
@@ -46,37 +41,53 @@ MAX_CONFIG_LIST = 100
 """Most entries of a list in a configuration file (``hidden_dims``, ``image_shape``...)."""
 
 
+def run_option_choices() -> dict[str, tuple[str, ...]]:
+    """Settings of a run that are not method parameters, with their accepted values (the first
+    is the default): ``scale``, and ``method``, one of :data:`~decluster.estimators.methods.METHODS`."""
+    return {"scale": SCALE_CHOICES, "method": tuple(METHODS)}
+
+
 def estimator_defaults(estimator: type | None = None) -> dict[str, Any]:
-    """Constructor parameters and defaults of ``estimator`` (None: of every method, ``auto``'s
-    first), minus those the CLI sets itself."""
+    """Constructor parameters and defaults of ``estimator`` (None: of every method of
+    :data:`~decluster.estimators.methods.METHODS`, ``auto``'s first), minus those the CLI sets
+    itself."""
     defaults: dict[str, Any] = {}
-    for cls in ESTIMATORS.values() if estimator is None else (estimator,):
-        for name, parameter in inspect.signature(cls.__init__).parameters.items():
-            if name != "self" and name not in _NOT_FLAGS:
-                defaults.setdefault(name, parameter.default)
+    for cls in METHODS.values() if estimator is None else (estimator,):
+        for name, default in constructor_defaults(cls).items():
+            if name not in _NOT_FLAGS:
+                defaults.setdefault(name, default)
     return defaults
 
 
 def _default_text(name: str) -> str:
     """``"0.01"``, or per method where they differ (``"dec 0.01, idec 0.001"``), naming the methods
     that have the parameter when not all do (``"0.1; idec only"``)."""
-    having = {method: estimator_defaults(cls)[name] for method, cls in ESTIMATORS.items()
+    having = {method: estimator_defaults(cls)[name] for method, cls in METHODS.items()
               if name in estimator_defaults(cls)}
     values = list(having.values())
     text = str(values[0]) if all(repr(v) == repr(values[0]) for v in values) else ", ".join(
         f"{method} {value}" for method, value in having.items())
-    return text if len(having) == len(ESTIMATORS) else f"{text}; {', '.join(having)} only"
+    return text if len(having) == len(METHODS) else f"{text}; {', '.join(having)} only"
 
 
 def parameter_help() -> dict[str, str]:
     """First sentence of each parameter's description in the methods' docstrings (``auto``'s first)."""
     helps: dict[str, str] = {}
-    for cls in ESTIMATORS.values():
-        section = cls.__doc__.split("Parameters\n    ----------\n", 1)[1].split("Attributes\n", 1)[0]
+    for cls in METHODS.values():
+        section = (cls.__doc__ or "").partition("Parameters\n    ----------\n")[2].split("Attributes\n", 1)[0]
         for match in re.finditer(r"^    (\w+) : [^\n]*\n((?:        [^\n]*\n)+)", section, flags=re.MULTILINE):
             text = " ".join(match.group(2).split()).replace("``", "")
             helps.setdefault(match.group(1), text.split(". ")[0].rstrip(".").replace("%", "%%"))
     return helps
+
+
+def method_help() -> str:
+    """The help of ``--method``: the methods of :data:`~decluster.estimators.methods.METHODS`."""
+    default, *others = METHODS
+    classes = ", ".join(METHODS[name].__name__ for name in others)
+    return (f"the clustering method: {default} (the default: chosen from the data, see the log), or "
+            f"{', '.join(others)} (the Python API's {classes}; the user guide's 'Choosing a method' compares "
+            "them)")
 
 
 def _auto_or_int(text: str) -> int | str:
@@ -90,7 +101,7 @@ def _auto_or_int(text: str) -> int | str:
 
 
 def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
-    """Add one ``--flag`` per DEC parameter; absent flags leave the value unset."""
+    """Add one ``--flag`` per parameter of any method; absent flags leave the value unset."""
     group = parser.add_argument_group("method parameters (defaults as in the Python API)")
     helps = parameter_help()
     for name, default in estimator_defaults().items():
@@ -111,9 +122,9 @@ def add_parameter_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
-    """DEC parameters and run options from a TOML file of ``name = value`` lines.
+    """Method parameters and run options from a TOML file of ``name = value`` lines.
 
-    Parameter names are as in the Python API; the run options are those of ``RUN_OPTIONS``
+    Parameter names are as in the Python API; the run options are those of :func:`run_option_choices`
     (``scale = "standard"``) and ``PATH_OPTIONS`` (``autoencoder_from = "run/model"``). The file
     must be a regular file of at most :data:`MAX_CONFIG_BYTES` bytes, its lists at most
     :data:`MAX_CONFIG_LIST` long; each value is checked as the Python API checks it.
@@ -132,7 +143,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         if isinstance(error, (tomllib.TOMLDecodeError, UnicodeDecodeError)):
             raise ValueError(f"{path}: not a valid TOML file ({' '.join(str(error).split())})") from None
         raise ValueError(f"{error} (--config)") from None
-    known = [*estimator_defaults(), *RUN_OPTIONS, *PATH_OPTIONS]
+    known = [*estimator_defaults(), *run_option_choices(), *PATH_OPTIONS]
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"{path}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(known)}")
@@ -147,9 +158,10 @@ def _checked_config_value(path: Path, name: str, value: Any) -> Any:
     ValueError
         ``"<path>: <name> ..."``, saying what the field takes.
     """
-    if name in RUN_OPTIONS:
-        if value not in RUN_OPTIONS[name]:
-            raise ValueError(f"{path}: {name} must be one of {', '.join(RUN_OPTIONS[name])}, got {value!r:.40}")
+    choices = run_option_choices()
+    if name in choices:
+        if value not in choices[name]:
+            raise ValueError(f"{path}: {name} must be one of {', '.join(choices[name])}, got {value!r:.40}")
         return value
     if name in PATH_OPTIONS:
         if not isinstance(value, str) or not value:
@@ -162,7 +174,7 @@ def _checked_config_value(path: Path, name: str, value: Any) -> Any:
     expected = _expected_kind(name)
     if expected is not None and not _is_kind(value, expected):
         raise ValueError(f"{path}: {name} must be {_KIND_TEXT[expected]}, got {value!r:.60}")
-    check = next(cls._parameter_checks[name] for cls in ESTIMATORS.values() if name in cls._parameter_checks)
+    check = next(cls._parameter_checks[name] for cls in METHODS.values() if name in cls._parameter_checks)
     try:
         check(value, name)
     except (TypeError, ValueError) as error:
@@ -198,9 +210,10 @@ def _is_kind(value: Any, kind: str) -> bool:
 
 
 def explicit_parameters(namespace: argparse.Namespace) -> dict[str, Any]:
-    """The DEC parameters a user set: ``--config`` values, overridden by explicit flags."""
+    """The method parameters a user set: ``--config`` values, overridden by explicit flags."""
     explicit = read_config(namespace.config) if getattr(namespace, "config", None) else {}
-    explicit = {name: value for name, value in explicit.items() if name not in (*RUN_OPTIONS, *PATH_OPTIONS)}
+    not_parameters = (*run_option_choices(), *PATH_OPTIONS)
+    explicit = {name: value for name, value in explicit.items() if name not in not_parameters}
     explicit.update({name: getattr(namespace, name) for name in estimator_defaults() if hasattr(namespace, name)})
     for name in ("hidden_dims", *_SEQUENCE_PARAMETERS):
         if name in explicit:
@@ -212,7 +225,7 @@ def run_options(namespace: argparse.Namespace) -> dict[str, str]:
     """The run options (``scale``): a flag given, else the ``--config`` value, else the default."""
     config = read_config(namespace.config) if getattr(namespace, "config", None) else {}
     options = {}
-    for name, choices in RUN_OPTIONS.items():
+    for name, choices in run_option_choices().items():
         flag = getattr(namespace, name, None)
         options[name] = flag if flag is not None else config.get(name, choices[0])
     return options

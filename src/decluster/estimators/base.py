@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from decluster.data.augmentation import ImageAugmentation, image_shape_of
 from decluster.data.disk_rows import DiskRows
 from decluster.data.npy_rows import NpyRows
 from decluster.data.streamed import StreamedRows, device_rows
 from decluster.distributed import World, join_launched_world
-from decluster.estimators.persistence import params_to_json
+from decluster.estimators.persistence import load_model, params_to_json, save_model
 from decluster.estimators.validation import (
     AutoOr,
     Bool,
@@ -160,12 +160,40 @@ def _run_header(model: DeepClusteringEstimator, X: np.ndarray | DiskRows, seeds:
     return header
 
 
+def _constructor_parameters(cls: type) -> list[inspect.Parameter]:
+    """The parameters of ``cls``'s constructor (without ``self``) and, where it takes
+    ``**kwargs``, those of the next constructor of the method resolution order, which it passes
+    them to, as keyword-only parameters (and so on up); a name both give is the subclass's."""
+    parameters: dict[str, inspect.Parameter] = {}
+    constructors = [klass.__init__ for klass in cls.__mro__ if "__init__" in vars(klass) and klass is not object]
+    for depth, constructor in enumerate(constructors):
+        own = list(inspect.signature(constructor).parameters.values())[1:]
+        for parameter in own:
+            if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                passed_on = parameter.replace(kind=parameter.KEYWORD_ONLY)  # reached through **kwargs
+                parameters.setdefault(parameter.name, passed_on if depth else parameter)
+        if all(parameter.kind != parameter.VAR_KEYWORD for parameter in own):
+            break
+    return list(parameters.values())
+
+
+def constructor_defaults(cls: type) -> dict[str, Any]:
+    """Each constructor parameter of ``cls`` with its default (``inspect.Parameter.empty`` if it
+    has none), in the constructor's order.
+
+    A constructor that takes ``**kwargs`` passes them on to the next constructor of the method
+    resolution order (as :class:`~decluster.IDEC` passes DEC's parameters on to
+    :class:`~decluster.DEC`), whose parameters follow; where both name a parameter, the
+    subclass's default is the one kept.
+    """
+    return {parameter.name: parameter.default for parameter in _constructor_parameters(cls)}
+
+
 def _param_defaults(model: DeepClusteringEstimator) -> dict[str, Any]:
     """The constructor's defaults as JSON values: what a checkpoint written before a parameter
     existed implies for it."""
-    signature = inspect.signature(type(model).__init__)
-    return params_to_json({name: parameter.default for name, parameter in signature.parameters.items()
-                           if parameter.default is not parameter.empty})
+    return params_to_json({name: default for name, default in constructor_defaults(type(model)).items()
+                           if default is not inspect.Parameter.empty})
 
 
 def _required_image_shape(params: dict[str, Any], n_features: int, needed_by: str) -> tuple[int, int, int]:
@@ -235,13 +263,37 @@ def stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
 class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     """What DEC, IDEC and N2D share. A subclass declares ``_parameter_checks``, one constraint
     per constructor parameter (see :mod:`decluster.estimators.validation`); ``fit`` checks them
-    all once with :meth:`_checked_params`."""
+    all once with :meth:`_checked_params`. Its constructor may take its parent's parameters as
+    ``**kwargs`` (see :func:`constructor_defaults`). It saves and loads with :meth:`save` and
+    :meth:`load` by saying what its folder holds beyond what every method saves:
+    :meth:`_saved_state`, :meth:`_restored_state` and :meth:`_restored_networks`."""
 
     _parameter_checks: ClassVar[dict[str, Any]] = PRETRAINING_CHECKS
+
+    _auto_k_by_silhouette: ClassVar[bool] = True
+    """Whether ``n_clusters="auto"`` means k chosen by the silhouette after pretraining (kept as
+    ``k_selection_`` and saved); a method that finds k while it trains says False."""
 
     _stages_after_pretraining: ClassVar[tuple[str, ...]] = ()
     """The fit's stages after pretraining, as checkpoints name them; the first one is where a
     checkpoint written at the end of pretraining resumes."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a constructor that takes its parent's parameters as ``**kwargs`` the signature of
+        everything it accepts, so that ``inspect.signature`` and what reads it (scikit-learn's
+        repr, which shows the parameters set, ``help``, the docs) see every parameter."""
+        super().__init_subclass__(**kwargs)
+        init = vars(cls).get("__init__")
+        signature = None if init is None else inspect.signature(init)
+        if signature is not None and any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+            self_parameter = next(iter(signature.parameters.values()))
+            init.__signature__ = signature.replace(parameters=[self_parameter, *_constructor_parameters(cls)])
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The names of the constructor's parameters, sorted, with those it takes as ``**kwargs``
+        (:func:`constructor_defaults`): what ``get_params``, ``set_params`` and ``clone`` use."""
+        return sorted(constructor_defaults(cls))
 
     def _checked_params(self) -> dict[str, Any]:
         """Every parameter, checked against its declared constraint.
@@ -436,3 +488,72 @@ class DeepClusteringEstimator(ClusterMixin, TransformerMixin, BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         """Fitted once ``fit`` has finished (``labels_`` is set last); a failed fit leaves it unfitted."""
         return hasattr(self, "labels_")
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+        """Write the fitted model to the folder ``path`` (safetensors weights and JSON).
+
+        The folder is created if needed; a model of this class already there is replaced
+        atomically (concurrent saves into one folder run one after the other, the last one
+        wins). A folder holding anything else is refused.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        overwrite : bool, default=False
+            Save even into a folder holding files decluster did not write: its ``config.json``
+            is replaced, every other file is kept.
+
+        Raises
+        ------
+        ForeignFolderError
+            A ``ValueError``: the folder holds files that are not a decluster model.
+        """
+        check_is_fitted(self)
+        save_model(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device="auto") -> DeepClusteringEstimator:
+        """Read a model written by :meth:`save`; never unpickles.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The folder given to :meth:`save`.
+        device : str or torch.device, default="auto"
+            Where to put the model.
+
+        Raises
+        ------
+        ValueError
+            If the folder is missing, incomplete, corrupted or not a decluster model.
+        """
+        return load_model(cls, path, device=device)
+
+    def _saved_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """What the method saves beyond what every method saves (the parameters, the autoencoder,
+        the feature count, the pretraining losses, k and the labels): fields of ``config.json``
+        and tensors, which :meth:`_restored_state` reads back."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what it saves")
+
+    def _restored_state(self, config: dict[str, Any], tensors: dict[str, torch.Tensor],
+                        architecture: dict[str, Any], n_clusters: int) -> dict[str, Any]:
+        """The method's fitted attributes read back from a saved ``config.json`` and its tensors,
+        checked (this estimator holds the saved parameters, unfitted).
+
+        Must check every tensor of the folder, with
+        :func:`~decluster.estimators.persistence.check_tensors` for the autoencoder of
+        ``architecture`` and labels of ``n_clusters`` clusters (the fitted k) and its own.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Naming the field or tensor that is wrong.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not say how it loads")
+
+    def _restored_networks(self, autoencoder: torch.nn.Module,
+                           tensors: dict[str, torch.Tensor]) -> dict[str, torch.nn.Module]:
+        """The networks besides ``autoencoder_`` the method refined, by attribute name, rebuilt
+        from the checked tensors (the saved ``autoencoder`` gives their architecture): none here."""
+        return {}

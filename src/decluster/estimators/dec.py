@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,8 +24,10 @@ from decluster.estimators.base import (
     stopwatch,
     warn_if_clusters_shrank,
 )
-from decluster.estimators.persistence import load_dec, save_dec
+from decluster.estimators.persistence import check_tensors
 from decluster.estimators.validation import AutoOr, ChoiceOrCenters, Integer, IntegerRange, Real
+from decluster.io.checks import expect_bool, expect_int
+from decluster.io.model_folder import add_prefix, strip_prefix
 from decluster.k_selection import SAMPLE_SIZE, KSelection, candidate_range, select_n_clusters
 from decluster.nn import architectures
 from decluster.nn.autoencoder import StackedAutoencoder
@@ -33,7 +35,7 @@ from decluster.nn.manifold import manifold_centers, umap_class
 from decluster.nn.student_t import soft_assignment, target_distribution
 from decluster.objectives import kl_divergence
 from decluster.training.checkpoint import FitSession
-from decluster.training.clustering import refine_clusters
+from decluster.training.clustering import ClusteringHistory, refine_clusters
 from decluster.training.settings import ClusteringSettings
 
 logger = logging.getLogger(__name__)
@@ -404,10 +406,11 @@ class DEC(DeepClusteringEstimator):
         if decoder is not None:
             self.decoder_ = decoder
         self.cluster_centers_ = result.centers.cpu().numpy()
-        self.n_clusters_, self.k_selection_ = len(initial_centers), selection
+        self.n_clusters_, self.k_selection_ = len(result.centers), selection
         self.labels_ = start.world.gather_rows(result.labels.to(torch.int32), start.X.shape[0]).cpu().numpy()
-        initial_sizes = None if result.initial_sizes is None else result.initial_sizes.cpu().numpy()
-        warn_if_clusters_shrank(type(self).__name__, self.labels_, len(initial_centers), initial_sizes)
+        k_kept = len(result.centers) == len(initial_centers)  # sizes compare only while k has not changed
+        initial_sizes = None if result.initial_sizes is None or not k_kept else result.initial_sizes.cpu().numpy()
+        warn_if_clusters_shrank(type(self).__name__, self.labels_, self.n_clusters_, initial_sizes)
         self.n_iter_, self.converged_, self.history_ = result.n_iter, result.converged, result.history
         self.pretrain_losses_, self.phase_times_ = pretrain_losses, times
         session.raise_if_interrupted()
@@ -442,19 +445,13 @@ class DEC(DeepClusteringEstimator):
         params, session, world, n_rows = start.params, start.session, start.world, start.X.shape[0]
         if session.reached("clustering"):
             selection = self._kept_selection(params, session, n_rows)
-            n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
+            n_clusters = self._starting_n_clusters(params, selection, n_rows)
             centers = session.kept("initial_centers", (n_clusters, encoder[-1].out_features))
             return selection, centers.to(start.device)
         given = not isinstance(params["init"], str)  # given centroids need no embedding of the rows
         embedding = None if given else _kmeans_embedding(encoder, start.data, n_rows, start.last_seed, world)
-        selection = None
-        if params["n_clusters"] == "auto":
-            low, high = params["n_clusters_range"]
-            chosen = select_n_clusters(embedding, low, high, random_state=start.last_seed) if world.is_main else None
-            selection = world.broadcast_object(chosen)
-            session.keep("k_selection_scores", torch.tensor(selection.scores, dtype=torch.float64))
-            logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
-        n_clusters = params["n_clusters"] if selection is None else selection.n_clusters
+        selection = self._select_n_clusters(embedding, start)
+        n_clusters = self._starting_n_clusters(params, selection, n_rows)
         centers = torch.zeros((n_clusters, encoder[-1].out_features), device=start.device)
         if world.is_main:
             centers = _initial_centers(embedding, n_clusters, params, start.last_seed, start.device,
@@ -463,6 +460,25 @@ class DEC(DeepClusteringEstimator):
         session.keep("initial_centers", centers)
         session.save("clustering", None, "the end of the initialisation")
         return selection, centers
+
+    @staticmethod
+    def _select_n_clusters(embedding: np.ndarray | None, start: FitStart) -> KSelection | None:
+        """With ``n_clusters="auto"``: k chosen by the silhouette on the embedding (by rank 0, shared
+        and kept for a resumed fit); else None."""
+        if start.params["n_clusters"] != "auto":
+            return None
+        low, high = start.params["n_clusters_range"]
+        world = start.world
+        chosen = select_n_clusters(embedding, low, high, random_state=start.last_seed) if world.is_main else None
+        selection = world.broadcast_object(chosen)
+        start.session.keep("k_selection_scores", torch.tensor(selection.scores, dtype=torch.float64))
+        logger.info("n_clusters='auto': silhouette chose %d clusters", selection.n_clusters)
+        return selection
+
+    @staticmethod
+    def _starting_n_clusters(params: dict[str, Any], selection: KSelection | None, n_rows: int) -> int:
+        """The clusters the clustering phase starts with: ``n_clusters`` or the chosen k."""
+        return params["n_clusters"] if selection is None else selection.n_clusters
 
     @staticmethod
     def _kept_selection(params: dict[str, Any], session: FitSession, n_rows: int) -> KSelection | None:
@@ -556,45 +572,35 @@ class DEC(DeepClusteringEstimator):
         return -float(kl_divergence(target_distribution(q), log_q))
 
     # ----------------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
-        """Write the fitted model to the folder ``path`` (safetensors weights and JSON).
+    def _saved_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The clustering phase's record, the refined networks and the centroids."""
+        tensors = {"cluster_centers": torch.from_numpy(self.cluster_centers_)}
+        for part in self._refined_networks:
+            tensors |= add_prefix(getattr(self, f"{part}_").state_dict(), f"{part}.")
+        metadata = {"n_iter": int(self.n_iter_), "converged": bool(self.converged_), "history": asdict(self.history_)}
+        return metadata, tensors
 
-        The folder is created if needed; a model of this class already there is replaced
-        atomically (concurrent saves into one folder run one after the other, the last one
-        wins). A folder holding anything else is refused.
+    def _restored_state(self, config: dict[str, Any], tensors: dict[str, torch.Tensor],
+                        architecture: dict[str, Any], n_clusters: int) -> dict[str, Any]:
+        """The checked record of the clustering phase and centroids; the tensors checked
+        (:meth:`DeepClusteringEstimator._restored_state`)."""
+        state = {
+            "n_iter_": expect_int(config.get("n_iter"), "n_iter", low=0),
+            "converged_": expect_bool(config.get("converged"), "converged"),
+            "history_": ClusteringHistory.from_json(config.get("history"), "history"),
+        }
+        network = architectures.config_state_shapes(architecture)
+        expected = {"cluster_centers": (n_clusters, architectures.embedding_dim(architecture))}
+        for part in self._refined_networks:
+            expected |= add_prefix(strip_prefix(network, f"{part}."), f"{part}.")
+        check_tensors(tensors, architecture, n_clusters, {torch.float32: expected})
+        return state | {"cluster_centers_": tensors["cluster_centers"].numpy()}
 
-        Parameters
-        ----------
-        path : str or os.PathLike
-        overwrite : bool, default=False
-            Save even into a folder holding files decluster did not write: its ``config.json``
-            is replaced, every other file is kept.
-
-        Raises
-        ------
-        ForeignFolderError
-            A ``ValueError``: the folder holds files that are not a decluster model.
-        """
-        check_is_fitted(self)
-        save_dec(self, path, overwrite=overwrite)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, device="auto") -> DEC:
-        """Read a model written by :meth:`save`; never unpickles.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            The folder given to :meth:`save`.
-        device : str or torch.device, default="auto"
-            Where to put the model.
-
-        Raises
-        ------
-        ValueError
-            If the folder is missing, incomplete, corrupted or not a decluster model.
-        """
-        return load_dec(cls, path, device=device)
-
-
-
+    def _restored_networks(self, autoencoder: torch.nn.Module,
+                           tensors: dict[str, torch.Tensor]) -> dict[str, torch.nn.Module]:
+        """The refined parts of the autoencoder (``encoder_``, and IDEC's ``decoder_``)."""
+        networks = {}
+        for part in self._refined_networks:
+            networks[f"{part}_"] = network = copy.deepcopy(getattr(autoencoder, part))
+            network.load_state_dict(strip_prefix(tensors, f"{part}."), strict=True)
+        return networks

@@ -36,7 +36,7 @@ class IDEC(DEC):
         Optimizer of the clustering phase, "adam" or "sgd" (with ``momentum``).
     lr : float, default=0.001
         Learning rate of the clustering phase.
-    **others
+    **dec_parameters
         Every other parameter is DEC's, with DEC's default; see :class:`~decluster.DEC`.
 
     Attributes
@@ -52,51 +52,9 @@ class IDEC(DEC):
     _parameter_checks: ClassVar[dict[str, Any]] = {
         **DEC._parameter_checks, "gamma": Real(0), "clustering_optimizer": Choice(OPTIMIZERS)}
 
-    def __init__(
-        self,
-        n_clusters: int | str = 10,
-        *,
-        n_clusters_range=(2, 30),
-        gamma: float = 0.1,
-        clustering_optimizer: str = "adam",
-        hidden_dims=(500, 500, 2000),
-        embedding_dim: int = 10,
-        alpha: float = 1.0,
-        pretrain: str = "layerwise",
-        layer_epochs: int | str = "auto",
-        finetune_epochs: int | str = "auto",
-        pretrain_optimizer: str = "adam",
-        pretrain_lr: float = 1e-3,
-        pretrain_lr_schedule: str = "cosine",
-        pretrain_batch_size: int = 256,
-        dropout: float = 0.2,
-        augment: bool = False,
-        image_shape=None,
-        architecture: str = "mlp",
-        autoencoder: StackedAutoencoder | None = None,
-        init: str = "kmeans",
-        n_init: int = 20,
-        update_interval: int = 140,
-        tol: float = 1e-3,
-        max_iter: int = 20_000,
-        batch_size: int = 256,
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        device="auto",
-        precision: str = "auto",
-        random_state=None,
-        verbose: bool = False,
-    ):
-        super().__init__(
-            n_clusters, n_clusters_range=n_clusters_range, hidden_dims=hidden_dims, embedding_dim=embedding_dim, alpha=alpha, pretrain=pretrain,
-            layer_epochs=layer_epochs, finetune_epochs=finetune_epochs, pretrain_optimizer=pretrain_optimizer,
-            pretrain_lr=pretrain_lr, pretrain_lr_schedule=pretrain_lr_schedule,
-            pretrain_batch_size=pretrain_batch_size, dropout=dropout, augment=augment, image_shape=image_shape,
-            architecture=architecture,
-            autoencoder=autoencoder, init=init, n_init=n_init,
-            update_interval=update_interval, tol=tol, max_iter=max_iter, batch_size=batch_size, lr=lr,
-            momentum=momentum, device=device, precision=precision, random_state=random_state, verbose=verbose,
-        )
+    def __init__(self, n_clusters: int | str = 10, *, gamma: float = 0.1, clustering_optimizer: str = "adam",
+                 lr: float = 1e-3, **dec_parameters):
+        super().__init__(n_clusters, lr=lr, **dec_parameters)
         self.gamma = gamma
         self.clustering_optimizer = clustering_optimizer
 

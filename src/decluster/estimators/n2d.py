@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
@@ -19,9 +19,10 @@ from decluster.estimators.base import (
     stopwatch,
     warn_if_clusters_shrank,
 )
-from decluster.estimators.persistence import load_n2d, save_n2d
+from decluster.estimators.persistence import check_tensors
 from decluster.estimators.validation import AutoOr, Integer, IntegerRange, OrNone, Real
 from decluster.k_selection import KSelection, select_n_clusters
+from decluster.nn import architectures
 from decluster.nn.autoencoder import StackedAutoencoder
 from decluster.nn.manifold import (
     ManifoldSettings,
@@ -34,6 +35,21 @@ from decluster.nn.manifold import (
 )
 
 logger = logging.getLogger(__name__)
+
+_SAVED_ARRAYS = {"embedding_": np.float32, "manifold_": np.float32, "weights_": np.float64, "means_": np.float64,
+                 "covariances_": np.float64}
+"""The fitted arrays a saved N2D holds as tensors (named without the underscore), with their dtypes."""
+
+
+def _check_mixture(weights: torch.Tensor, covariances: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless the saved mixture weights are positive and sum to one and its
+    covariances are symmetric positive definite."""
+    if bool((weights <= 0).any()) or abs(float(weights.sum()) - 1) > 1e-4:
+        raise ValueError("mixture weights must be positive and sum to one")
+    if not torch.allclose(covariances, covariances.transpose(1, 2)) or bool(
+            torch.linalg.cholesky_ex(covariances).info.any()):
+        raise ValueError("mixture covariances must be symmetric positive definite")
+
 
 class N2D(DeepClusteringEstimator):
     """N2D (McConville, Santos-Rodriguez, Piechocki & Craddock, ICPR 2020).
@@ -260,12 +276,21 @@ autoencoder, device, precision, random_state, verbose
         return float(self.predict_proba(X).max(axis=1).mean())
 
     # ----------------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
-        """Write the fitted model to the folder ``path`` (safetensors and JSON, as :meth:`DEC.save`)."""
-        check_is_fitted(self)
-        save_n2d(self, path, overwrite=overwrite)
+    def _saved_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The training embedding, its manifold coordinates and the mixture, as tensors."""
+        return {}, {name.rstrip("_"): torch.from_numpy(np.ascontiguousarray(getattr(self, name), dtype=dtype))
+                    for name, dtype in _SAVED_ARRAYS.items()}
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, device="auto") -> N2D:
-        """Read a model written by :meth:`save`; never unpickles; a ValueError names any fault."""
-        return load_n2d(cls, path, device=device)
+    def _restored_state(self, config: dict[str, Any], tensors: dict[str, torch.Tensor],
+                        architecture: dict[str, Any], n_clusters: int) -> dict[str, Any]:
+        """The checked embedding, manifold and mixture of ``n_clusters`` components
+        (:meth:`DeepClusteringEstimator._restored_state`)."""
+        n_samples = tensors["labels"].shape[0] if "labels" in tensors else -1
+        n_components = manifold_dimension(self.n_components, self.n_clusters)
+        single = {"embedding": (n_samples, architectures.embedding_dim(architecture)),
+                  "manifold": (n_samples, n_components)}
+        double = {"weights": (n_clusters,), "means": (n_clusters, n_components),
+                  "covariances": (n_clusters, n_components, n_components)}
+        check_tensors(tensors, architecture, n_clusters, {torch.float32: single, torch.float64: double})
+        _check_mixture(tensors["weights"], tensors["covariances"])
+        return {name: tensors[name.rstrip("_")].numpy() for name in _SAVED_ARRAYS}

@@ -1,16 +1,19 @@
-"""Saving and loading fitted DEC models in the model-folder format of :mod:`decluster.io`.
+"""Saving and loading fitted estimators in the model-folder format of :mod:`decluster.io`.
 
-Never pickle: safetensors weights plus a JSON description. Loading checks every field of the
-description and every tensor (names, shapes against the declared layer widths before any
-network is built, finite values, labels in range) and refuses anything else with a
-``ValueError`` naming the file and the field.
+Never pickle: safetensors weights plus a JSON description. :func:`save_model` and
+:func:`load_model` do what every method shares (parameters, autoencoder, features, pretraining
+losses, k, labels, the input section) and ask the estimator for the rest: what it adds
+(``_saved_state``), the checked fitted attributes it reads back (``_restored_state``) and the
+networks it refined (``_restored_networks``). Loading checks every field of the description and
+every tensor (names, shapes against the declared layer widths before any network is built,
+finite values, labels in range) and refuses anything else with a ``ValueError`` naming the file
+and the field.
 """
 
 from __future__ import annotations
 
-import copy
 import os
-from dataclasses import asdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +21,18 @@ import numpy as np
 import torch
 
 from decluster.data.preprocessing import InputSpec
-from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
+from decluster.io.checks import expect_int, expect_list, expect_number, expect_object
 from decluster.io.model_folder import CONFIG_FILE, add_prefix, read_model, strip_prefix, write_model
 from decluster.k_selection import KSelection
 from decluster.nn import architectures
 from decluster.nn.autoencoder import StackedAutoencoder
-from decluster.nn.manifold import manifold_dimension
-from decluster.training.clustering import ClusteringHistory
 from decluster.training.device import resolve_device
 
-MODEL_KINDS = ("DEC", "IDEC", "N2D")
-"""Kinds of saved model that may replace one another in a folder."""
+_model_kinds: Callable[[], tuple[str, ...]] = tuple
+"""The kinds of saved model that may replace one another in a folder: the function
+:func:`decluster.estimators.methods.model_kinds`, which that module hands over with
+:func:`use_model_kinds` when it is imported (this module cannot import it: it imports the
+estimators, which import this module)."""
 
 MAX_MAGNITUDE = 1e12
 """Largest weight or centroid accepted at load: squared distances must stay finite in float32."""
@@ -58,30 +62,36 @@ def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def save_dec(model, path: str | os.PathLike, *, overwrite: bool = False,
-             input_spec: InputSpec | None = None) -> None:
-    """Write a fitted :class:`~decluster.DEC` (or IDEC) to the folder ``path``.
+def use_model_kinds(kinds: Callable[[], tuple[str, ...]]) -> None:
+    """Take the kinds of saved model that may replace one another in a folder from ``kinds``
+    (called by :mod:`decluster.estimators.methods`, with its ``model_kinds``)."""
+    global _model_kinds
+    _model_kinds = kinds
 
+
+def save_model(model, path: str | os.PathLike, *, overwrite: bool = False,
+               input_spec: InputSpec | None = None) -> None:
+    """Write a fitted estimator of any method (:class:`~decluster.DEC`, :class:`~decluster.N2D`...)
+    to the folder ``path``: what every method saves, and what its ``_saved_state()`` adds.
+
+    A folder holding a model of another method's kind is replaced as one of its own.
     ``input_spec`` (the command line's scaling, label column and header choice) is stored as
     the ``"input"`` section of ``config.json``; without it the folder has no such section.
     """
-    tensors = add_prefix(model.autoencoder_.state_dict(), "autoencoder.")
-    for part in model._refined_networks:
-        tensors |= add_prefix(getattr(model, f"{part}_").state_dict(), f"{part}.")
-    tensors["cluster_centers"] = torch.from_numpy(model.cluster_centers_)
+    own_metadata, own_tensors = model._saved_state()
+    tensors = add_prefix(model.autoencoder_.state_dict(), "autoencoder.") | own_tensors
     tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
     metadata = {
         "params": params_to_json(model.get_params(deep=False)),
         **_autoencoder_section(model.autoencoder_),
         "n_features_in": int(model.n_features_in_),
-        "n_iter": int(model.n_iter_),
-        "converged": bool(model.converged_),
-        "history": asdict(model.history_),
+        **own_metadata,
         "pretrain_losses": model.pretrain_losses_,
+        "n_clusters": int(model.n_clusters_),
         **k_selection_section(model),
     }
     write_model(path, type(model).__name__, metadata | _input_section(model, input_spec), tensors,
-                overwrite=overwrite, replaces=MODEL_KINDS)
+                overwrite=overwrite, replaces=_model_kinds())
 
 
 def k_selection_section(model) -> dict[str, Any]:
@@ -90,15 +100,28 @@ def k_selection_section(model) -> dict[str, Any]:
 
 
 def _chosen_k(model, config: dict[str, Any]) -> dict[str, Any]:
-    """The checked ``n_clusters_`` and ``k_selection_`` of a saved model with parameters ``model``:
-    the saved choice with ``n_clusters="auto"``, else ``n_clusters`` and None."""
-    auto = model.n_clusters == "auto"
+    """The checked ``n_clusters_`` and ``k_selection_`` of a saved model with parameters ``model``.
+
+    ``n_clusters_`` is the saved ``"n_clusters"`` (the fitted k, which a method may have changed
+    in training), which must be the choice of the saved ``"k_selection"`` when
+    ``n_clusters="auto"``. A folder written before the fitted k was saved gives the choice with
+    ``"auto"``, else the parameter ``n_clusters``. ``k_selection_`` is the choice, or None. A
+    method whose ``"auto"`` is not a silhouette choice (``_auto_k_by_silhouette`` false: it finds k
+    while it trains) saves no choice and must save its k.
+    """
+    auto = model.n_clusters == "auto" and model._auto_k_by_silhouette
     if auto != ("k_selection" in config):
-        raise ValueError("k_selection must be saved exactly when n_clusters is 'auto'")
-    if not auto:
-        return {"n_clusters_": model.n_clusters, "k_selection_": None}
-    selection = KSelection.from_json(config["k_selection"], "k_selection")
-    return {"n_clusters_": selection.n_clusters, "k_selection_": selection}
+        raise ValueError("k_selection must be saved exactly when n_clusters is 'auto' (chosen by the silhouette)")
+    if model.n_clusters == "auto" and not auto and "n_clusters" not in config:
+        raise ValueError("n_clusters must be saved: the method found k while it trained")
+    selection = KSelection.from_json(config["k_selection"], "k_selection") if auto else None
+    implied = model.n_clusters if selection is None else selection.n_clusters
+    if "n_clusters" not in config:
+        return {"n_clusters_": implied, "k_selection_": selection}
+    n_clusters = expect_int(config["n_clusters"], "n_clusters", low=1)
+    if selection is not None and n_clusters != implied:
+        raise ValueError(f"n_clusters = {n_clusters} is not the k_selection's choice, {implied}")
+    return {"n_clusters_": n_clusters, "k_selection_": selection}
 
 
 def _autoencoder_section(autoencoder: torch.nn.Module) -> dict[str, Any]:
@@ -136,17 +159,20 @@ def _input_section(model, input_spec: InputSpec | None) -> dict[str, Any]:
     return {"input": input_spec.to_json()}
 
 
-def _check_tensors(tensors: dict[str, torch.Tensor], architecture: dict[str, Any], n_clusters: int,
-                   refined: tuple[str, ...]) -> None:
-    """Raise ``ValueError`` unless the tensors are exactly those of a model of this architecture
-    whose ``refined`` parts of the autoencoder (``"encoder"``, ``"decoder"``) were refined."""
-    network = architectures.config_state_shapes(architecture)
-    expected = {**add_prefix(network, "autoencoder."),
-                "cluster_centers": (n_clusters, architectures.embedding_dim(architecture))}
-    for part in refined:
-        expected |= add_prefix(strip_prefix(network, f"{part}."), f"{part}.")
-    _check_float_tensors(tensors, expected, torch.float32)
-    extra = sorted(set(tensors) - set(expected) - {"labels"})
+def check_tensors(tensors: dict[str, torch.Tensor], architecture: dict[str, Any], n_clusters: int,
+                  expected: dict[torch.dtype, dict[str, tuple[int, ...]]]) -> None:
+    """Raise ``ValueError`` unless the tensors are exactly the autoencoder's of this architecture
+    (float32), the labels of ``n_clusters`` clusters, and the method's ``expected`` ones: their
+    shapes by name, by dtype.
+
+    Every tensor is also checked finite and of plausible magnitude (:data:`MAX_MAGNITUDE`).
+    """
+    autoencoder = add_prefix(architectures.config_state_shapes(architecture), "autoencoder.")
+    expected = {torch.float32: {}, **expected}
+    expected[torch.float32] = autoencoder | expected[torch.float32]
+    for dtype, shapes in expected.items():
+        _check_float_tensors(tensors, shapes, dtype)
+    extra = sorted(set(tensors) - {"labels"} - set().union(*expected.values()))
     if extra:
         raise ValueError(f"unexpected tensors {extra}")
     _check_labels(tensors, n_clusters)
@@ -190,16 +216,6 @@ def _pretrained_state(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _fitted_state(config: dict[str, Any]) -> dict[str, Any]:
-    """The checked fitted attributes (besides tensors) of a DEC or IDEC stored in ``config``."""
-    return {
-        **_pretrained_state(config),
-        "n_iter_": expect_int(config.get("n_iter"), "n_iter", low=0),
-        "converged_": expect_bool(config.get("converged"), "converged"),
-        "history_": ClusteringHistory.from_json(config.get("history"), "history"),
-    }
-
-
 def _estimator(cls, params: Any):
     """``cls(**params)`` with every parameter checked as ``fit`` checks it."""
     params = dict(expect_object(params, "params"))
@@ -216,8 +232,8 @@ def _estimator(cls, params: Any):
     return model
 
 
-def load_dec(cls, path: str | os.PathLike, device="auto"):
-    """Rebuild a fitted ``cls`` (:class:`~decluster.DEC`) from the folder ``path``.
+def load_model(cls, path: str | os.PathLike, device="auto"):
+    """Rebuild a fitted ``cls`` (a method's class, :class:`~decluster.DEC`...) from the folder ``path``.
 
     The model's ``input_spec_`` is the folder's :class:`~decluster.data.preprocessing.InputSpec`,
     or None if it has none (models saved from Python).
@@ -227,84 +243,14 @@ def load_dec(cls, path: str | os.PathLike, device="auto"):
     target = resolve_device(device)
     try:
         model = _estimator(cls, config.get("params"))
-        state = _fitted_state(config) | _chosen_k(model, config)
-        _check_tensors(tensors, state["architecture"], state["n_clusters_"], cls._refined_networks)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
-    autoencoder = _saved_autoencoder(state.pop("architecture"), tensors)
-    for part in cls._refined_networks:
-        network = copy.deepcopy(getattr(autoencoder, part))
-        network.load_state_dict(strip_prefix(tensors, f"{part}."), strict=True)
-        setattr(model, f"{part}_", network.to(target).eval())
-    model.autoencoder_ = autoencoder.to(target).eval()
-    model.cluster_centers_ = tensors["cluster_centers"].numpy()
-    model.labels_ = tensors["labels"].numpy().astype(np.int32)
-    for name, value in state.items():
-        setattr(model, name, value)
-    model.device_ = target
-    return model
-
-
-# ------------------------------------------------------------------ N2D
-_N2D_ARRAYS = {"embedding_": np.float32, "manifold_": np.float32, "weights_": np.float64, "means_": np.float64,
-               "covariances_": np.float64}
-
-
-def save_n2d(model, path: str | os.PathLike, *, overwrite: bool = False,
-             input_spec: InputSpec | None = None) -> None:
-    """Write a fitted :class:`~decluster.N2D` to the folder ``path``: the autoencoder, the training
-    embedding and its manifold coordinates, and the mixture, as tensors."""
-    tensors = add_prefix(model.autoencoder_.state_dict(), "autoencoder.")
-    tensors |= {name.rstrip("_"): torch.from_numpy(np.ascontiguousarray(getattr(model, name), dtype=dtype))
-                for name, dtype in _N2D_ARRAYS.items()}
-    tensors["labels"] = torch.from_numpy(np.asarray(model.labels_, dtype=np.int64))
-    metadata = {"params": params_to_json(model.get_params(deep=False)), **_autoencoder_section(model.autoencoder_),
-                "n_features_in": int(model.n_features_in_), "pretrain_losses": model.pretrain_losses_,
-                **k_selection_section(model)}
-    write_model(path, type(model).__name__, metadata | _input_section(model, input_spec), tensors,
-                overwrite=overwrite, replaces=MODEL_KINDS)
-
-
-def _check_n2d_tensors(tensors: dict[str, torch.Tensor], architecture: dict[str, Any], n_clusters: int,
-                       n_components: int) -> None:
-    """Raise ``ValueError`` unless the tensors are those of an N2D model of these sizes."""
-    n_samples = tensors["labels"].shape[0] if "labels" in tensors else -1
-    single = {**add_prefix(architectures.config_state_shapes(architecture), "autoencoder."),
-              "embedding": (n_samples, architectures.embedding_dim(architecture)),
-              "manifold": (n_samples, n_components)}
-    double = {"weights": (n_clusters,), "means": (n_clusters, n_components),
-              "covariances": (n_clusters, n_components, n_components)}
-    _check_float_tensors(tensors, single, torch.float32)
-    _check_float_tensors(tensors, double, torch.float64)
-    extra = sorted(set(tensors) - set(single) - set(double) - {"labels"})
-    if extra:
-        raise ValueError(f"unexpected tensors {extra}")
-    _check_labels(tensors, n_clusters)
-    weights = tensors["weights"].double()
-    if bool((weights <= 0).any()) or abs(float(weights.sum()) - 1) > 1e-4:
-        raise ValueError("mixture weights must be positive and sum to one")
-    covariances = tensors["covariances"].double()
-    if not torch.allclose(covariances, covariances.transpose(1, 2)) or bool(
-            torch.linalg.cholesky_ex(covariances).info.any()):
-        raise ValueError("mixture covariances must be symmetric positive definite")
-
-
-def load_n2d(cls, path: str | os.PathLike, device="auto"):
-    """Rebuild a fitted ``cls`` (:class:`~decluster.N2D`) from the folder ``path``."""
-    saved = read_model(path, kind=cls.__name__)
-    config, tensors = saved.config, saved.tensors
-    target = resolve_device(device)
-    try:
-        model = _estimator(cls, config.get("params"))
         state = _pretrained_state(config) | _chosen_k(model, config)
-        _check_n2d_tensors(tensors, state["architecture"], state["n_clusters_"],
-                           manifold_dimension(model.n_components, model.n_clusters))
+        state |= model._restored_state(config, tensors, state["architecture"], state["n_clusters_"])
     except (TypeError, ValueError) as error:
         raise ValueError(f"{Path(path) / CONFIG_FILE}: invalid model ({error})") from None
     autoencoder = _saved_autoencoder(state.pop("architecture"), tensors)
+    for name, network in model._restored_networks(autoencoder, tensors).items():
+        setattr(model, name, network.to(target).eval())
     model.autoencoder_, model.device_ = autoencoder.to(target).eval(), target
-    for name in _N2D_ARRAYS:
-        setattr(model, name, tensors[name.rstrip("_")].numpy())
     for name, value in state.items():
         setattr(model, name, value)
     model.labels_ = tensors["labels"].numpy().astype(np.int32)

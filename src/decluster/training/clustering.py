@@ -5,22 +5,36 @@ P recomputed over the whole data every ``update_interval`` steps, as an objectiv
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from decluster.data.batching import BatchCursor, batch_cursor, map_in_batches
 from decluster.data.streamed import Rows, is_streamed, layout_of
-from decluster.io.checks import expect_bool, expect_int, expect_list, expect_number, expect_object
+from decluster.io.checks import (
+    expect_bool,
+    expect_int,
+    expect_list,
+    expect_number,
+    expect_object,
+)
 from decluster.nn.student_t import log_soft_assignment, soft_assignment
 from decluster.objectives import idec_loss, kl_divergence, mean_squared_error
 from decluster.training.checkpoint import FitSession, LoopState
 from decluster.training.device import in_precision
 from decluster.training.loop import Optimization, run_loop
+from decluster.training.merging import (
+    edge_counts,
+    graph_neighbors,
+    merge_plan,
+    merged_centers,
+)
 from decluster.training.settings import ClusteringSettings
 from decluster.training.targets import FrozenTarget, StoredTarget, check_saved
 
@@ -38,27 +52,38 @@ class ClusteringHistory:
     losses : list of float
         Mean KL(P || Q) over the mini-batches since the previous update.
     label_changes : list of float
-        Fraction of points whose cluster changed since the previous update.
+        Fraction of points whose cluster changed since the previous update (1.0 at an update
+        that merged clusters).
+    n_clusters : list of int
+        Clusters after the update (they change only where clusters are merged; empty in a model
+        saved before k could change).
     """
 
     iterations: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     label_changes: list[float] = field(default_factory=list)
+    n_clusters: list[int] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, value, where: str) -> ClusteringHistory:
-        """The history stored as JSON by ``dataclasses.asdict``, checked field by field."""
-        value = expect_object(value, where, {"iterations", "losses", "label_changes"})
+        """The history stored as JSON by ``dataclasses.asdict``, checked field by field
+        (``n_clusters`` may be absent or empty, as in files written before k could change)."""
+        optional = {"n_clusters"} & set(expect_object(value, where))
+        value = expect_object(value, where, {"iterations", "losses", "label_changes"} | optional)
         iterations = expect_list(value["iterations"], f"{where}.iterations", lambda v, w: expect_int(v, w, low=0))
         n = len(iterations)
+        sizes = expect_list(value.get("n_clusters", []), f"{where}.n_clusters", lambda v, w: expect_int(v, w, low=1))
+        if len(sizes) not in (0, n):  # empty: written before k could change (and saved again since)
+            raise ValueError(f"{where}.n_clusters must have 0 or {n} entries, has {len(sizes)}")
         return cls(iterations, expect_list(value["losses"], f"{where}.losses", expect_number, n),
-                   expect_list(value["label_changes"], f"{where}.label_changes", expect_number, n))
+                   expect_list(value["label_changes"], f"{where}.label_changes", expect_number, n), sizes)
 
-    def record(self, iteration: int, loss: float, label_change: float) -> None:
+    def record(self, iteration: int, loss: float, label_change: float, n_clusters: int) -> None:
         """Append the values of one update."""
         self.iterations.append(iteration)
         self.losses.append(loss)
         self.label_changes.append(label_change)
+        self.n_clusters.append(n_clusters)
 
 
 @dataclass
@@ -117,16 +142,20 @@ class ClusteringObjective:
     decoder : torch.nn.Module, optional
         Maps (b, d) to (b, n_features); trained in place (IDEC).
     generator : torch.Generator, optional
-        Source of the augmentation's draws (needed with ``settings.augmentation``).
+        Source of the augmentation's draws and of the rows the merges look at (needed with
+        ``settings.augmentation`` or ``settings.merging``).
+    optimizer : torch.optim.Optimizer, optional
+        The optimizer of ``centers``, whose state for them is dropped when merges change k
+        (needed with ``settings.merging``).
     """
 
     stage = "clustering"
 
     def __init__(self, encoder: nn.Module, centers: nn.Parameter, data: Rows,
                  settings: ClusteringSettings, decoder: nn.Module | None = None,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, optimizer: torch.optim.Optimizer | None = None) -> None:
         self.encoder, self.centers, self.data, self.settings = encoder, centers, data, settings
-        self.generator = generator
+        self.generator, self.optimizer = generator, optimizer
         self.title = "DEC clustering" if decoder is None else "IDEC clustering"
         self._encode = in_precision(encoder, settings.precision)
         self._decode = None if decoder is None else in_precision(decoder, settings.precision)
@@ -185,11 +214,45 @@ class ClusteringObjective:
         target = self._ready_target()
         self.encoder.eval()
         change = target.update(self.centers.detach())
-        self.history.record(self.n_iter, loss, change)
+        merged = self.settings.merging is not None and self._merge()
+        change = 1.0 if merged else change
+        self.history.record(self.n_iter, loss, change, len(self.centers))
         self.converged = change < self.settings.tol
         self.loss_total, self.steps_since_update = torch.zeros_like(self.loss_total), 0
         self.encoder.train()
         logger.info("iteration %d: KL %.5g, %.3f%% of labels changed", self.n_iter, loss, 100 * change)
+
+    @torch.no_grad()
+    def _merge(self) -> bool:
+        """Merge the clusters the current embedding connects (:func:`~decluster.training.merging.merge_plan`
+        on a seeded sample of the rows); on a merge, restart the centroids' optimizer state and P
+        with the new k. Return whether k changed."""
+        settings, n_rows = self.settings.merging, len(self.data)
+        seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
+        sample = np.arange(n_rows) if n_rows <= settings.sample_size else \
+            np.sort(np.random.default_rng(seed).choice(n_rows, settings.sample_size, replace=False))
+        rows = torch.from_numpy(sample).to(self.target.labels.device)
+        embedding = map_in_batches(self.encoder, self.data[rows]).float().cpu().numpy()
+        labels, k = self.target.labels[rows].cpu().numpy(), len(self.centers)
+        settings = dataclasses.replace(settings, n_neighbors=graph_neighbors(len(sample), k, settings.n_neighbors))
+        counts = edge_counts(embedding, labels, k, settings.n_neighbors)
+        plan = merge_plan(counts, np.bincount(labels, minlength=k), settings)
+        if int(plan.max()) + 1 == k:
+            return False
+        centers = merged_centers(self.centers.detach().cpu().numpy(), embedding, labels, plan)
+        self._replace_centers(torch.from_numpy(centers).to(self.centers.device))
+        self.target.start(self.centers.detach())
+        logger.info("iteration %d: %d clusters merged into %d", self.n_iter, k, len(centers))
+        return True
+
+    def _replace_centers(self, centers: torch.Tensor) -> None:
+        """Train ``centers`` of shape (k', d) from now on in place of the current centroids: a new
+        parameter in the optimizer's place of the old one, its optimizer state started afresh."""
+        old, self.centers = self.centers, nn.Parameter(centers)
+        if self.optimizer is not None:
+            for group in self.optimizer.param_groups:
+                group["params"] = [self.centers if parameter is old else parameter for parameter in group["params"]]
+            self.optimizer.state.pop(old, None)
 
     def finished(self) -> bool:
         return self.converged or self.n_iter >= self.settings.max_iter
@@ -210,10 +273,13 @@ class ClusteringObjective:
 
     def restore(self, saved: LoopState) -> None:
         tensors, values, k = saved.tensors, saved.values, len(self.centers)
-        check_saved(tensors, "centers", tuple(self.centers.shape), torch.float32)
+        initial_k = k
+        if self.settings.merging is not None and "centers" in tensors and tensors["centers"].ndim == 2:
+            k = min(k, len(tensors["centers"]))  # merges may have made fewer clusters, never more
+        check_saved(tensors, "centers", (k, self.centers.shape[1]), torch.float32)
         check_saved(tensors, "loss_total", (), torch.float32)
         if "initial_sizes" in tensors:
-            check_saved(tensors, "initial_sizes", (k,), torch.int64)
+            check_saved(tensors, "initial_sizes", (initial_k,), torch.int64)
         self.target.restore(tensors, k)
         self._target_ready = True
         tensors = {name: tensors[name].to(self.data.device) for name in ("centers", "loss_total", "initial_sizes")
@@ -224,8 +290,11 @@ class ClusteringObjective:
         self.steps_since_update = expect_int(values.get("steps_since_update"), "steps_since_update", low=0)
         self.converged = expect_bool(values.get("converged"), "converged")
         self.history = ClusteringHistory.from_json(values.get("history"), "history")
-        with torch.no_grad():
-            self.centers.copy_(tensors["centers"])
+        if len(tensors["centers"]) == len(self.centers):
+            with torch.no_grad():
+                self.centers.copy_(tensors["centers"])
+        else:
+            self._replace_centers(tensors["centers"].clone())
 
 
 def refine_clusters(
@@ -280,7 +349,7 @@ def refine_clusters(
                                 batch_cursor(len(data), settings.batch_size, generator, settings.world,
                                              layout_of(data)),
                                 world=settings.world)
-    objective = ClusteringObjective(encoder, centers, data, settings, decoder, generator)
+    objective = ClusteringObjective(encoder, centers, data, settings, decoder, generator, optimization.optimizer)
     run_loop(objective, optimization, session, verbose)
     session.save("clustering", optimization.capture(objective), "the end of the clustering phase")
     if not objective.converged:
@@ -291,7 +360,7 @@ def refine_clusters(
             ConvergenceWarning,
             stacklevel=3,
         )
-    labels = objective.labels
+    labels, centers = objective.labels, objective.centers  # merges may have replaced the centroids
     if settings.precision != "float32":  # final labels in float32, as predict computes them
         encoder.eval()
         labels = map_in_batches(lambda block: soft_assignment(encoder(block), centers.detach(), settings.alpha)

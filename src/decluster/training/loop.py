@@ -106,8 +106,8 @@ def _resume(objective: Objective, optimization: Optimization, hooks: LoopHooks) 
     saved = hooks.resume_point(objective.stage)
     if saved is not None:
         with hooks.restoring(f"the {objective.stage} loop"):
+            objective.restore(saved)  # first: it gives its parameters their saved shapes (k may have changed)
             restore_loop(saved, optimization.cursor, optimization.optimizer, optimization.scheduler)
-            objective.restore(saved)
 
 
 def run_loop(objective: Objective, optimization: Optimization, hooks: LoopHooks, verbose: bool = False) -> None:

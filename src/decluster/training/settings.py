@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from decluster.data.augmentation import ImageAugmentation
 from decluster.distributed import World
+from decluster.training.merging import MergeSettings
 
 PRETRAIN_MODES = ("layerwise", "end-to-end")
 OPTIMIZERS = ("adam", "sgd")
@@ -146,6 +147,10 @@ class ClusteringSettings:
     world : World
         The ranks training together: each holds a shard of the rows; P's frequencies, the
         label-change count and the gradients are summed over them.
+    merging : MergeSettings or None
+        None: k stays fixed. Else clusters the embedding connects are merged at each target
+        update (:mod:`decluster.training.merging`), and the run stops only at an update that
+        merged nothing.
     """
 
     alpha: float = 1.0
@@ -160,3 +165,4 @@ class ClusteringSettings:
     gamma: float | None = None
     augmentation: ImageAugmentation | None = None
     world: World = field(default_factory=World)
+    merging: MergeSettings | None = None
