@@ -96,3 +96,26 @@ def test_sigkill_after_a_merge_then_resume_gives_the_same_labels(digits, tmp_pat
     assert resumed.returncode == 0, resumed.stderr
     np.testing.assert_array_equal(np.load(out), np.load(reference))
     assert json.loads(Path(f"{out}.json").read_text()) == json.loads(Path(f"{reference}.json").read_text())
+
+
+def test_the_command_line_finds_k_even_with_labels(digits, tmp_path):
+    from decluster.cli.commands import load_model, main
+
+    X, y = digits
+    data = tmp_path / "digits.csv"
+    np.savetxt(data, np.column_stack([X[:500], y[:500]]), delimiter=",", fmt="%g")
+    out = tmp_path / "run"
+    flags = ["--hidden-dims", "64", "64", "--layer-epochs", "4", "--finetune-epochs", "6", "--pretrain-lr", "0.003",
+             "--pretrain-batch-size", "32", "--n-init", "3", "--update-interval", "15", "--max-iter", "120",
+             "--batch-size", "64", "--random-state", "3", "--device", "cpu"]
+    assert main(["fit", "--method", "merge-idec", "--data", str(data), "--label-column", "-1", "--quiet",
+                 "--no-plots", "--out", str(out), *flags]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    model = load_model(out / "model")
+    assert type(model) is MergeIDEC and model.n_clusters == "auto"  # the labels did not set k
+    assert metrics["n_clusters"] == model.n_clusters_ < 30 and "accuracy" in metrics
+    assert 'method = "merge-idec"' in (out / "config.toml").read_text()
+    predictions = tmp_path / "p.csv"
+    assert main(["predict", "--model", str(out / "model"), "--data", str(data), "--label-column", "-1",
+                 "--out", str(predictions)]) == 0
+    assert predictions.read_text().count("\n") == 501  # a header and one line per row

@@ -261,8 +261,8 @@ def command_fit(args: argparse.Namespace) -> int:
     X, source = data.X, data.source
     options["scale"] = spec.scaling.kind
     y = _class_labels(data.y, source)
-    if y is not None and "n_clusters" not in explicit_parameters(args):
-        parameters["n_clusters"] = int(np.unique(y).size)
+    if y is not None and "n_clusters" not in explicit_parameters(args) and parameters["n_clusters"] != "auto":
+        parameters["n_clusters"] = int(np.unique(y).size)  # a method that finds k by default keeps finding it
     parameters["image_shape"] = _image_shape(args, parameters.get("image_shape"), data.image_shape)
     fit_options = {"checkpoint_dir": checkpoint_dir, "resume": args.resume,
                    "checkpoint_interval": args.checkpoint_interval}
@@ -584,7 +584,7 @@ def _common_parser() -> argparse.ArgumentParser:
 def _add_fit_parser(commands, common) -> None:
     fit = commands.add_parser("fit", parents=[common], help=command_fit.__doc__, description=command_fit.__doc__
                               + " With no data argument it runs on the bundled digits. Without --n-clusters,"
-                              " labelled data get one cluster per class, other data 10.")
+                              " labelled data get one cluster per class, other data 10 (merge-idec finds k itself).")
     _add_data_arguments(fit, required=False)
     fit.add_argument("--out", type=Path, default=Path("decluster-output"), metavar="DIR",
                      help="output folder (default: decluster-output)")

@@ -24,7 +24,7 @@ class MergeIDEC(IDEC):
     """IDEC that finds the number of clusters while it trains.
 
     Over-clustering then merging, as DipDECK (Leiber et al., KDD 2021) does, with the merge test
-    of :mod:`decluster.training.merging` in place of its dip test: the clustering phase starts
+    of ``decluster.training.merging`` in place of its dip test: the clustering phase starts
     from k-means with the high end of ``n_clusters_range`` clusters (at most one per
     ten rows) and, at every update of the target P, merges the clusters whose points are
     neighbours of each other in the current embedding (the share of the K-nearest-neighbour
