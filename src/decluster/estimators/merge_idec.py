@@ -42,7 +42,8 @@ class MergeIDEC(IDEC):
     merge_threshold : float, default=0.05
         Merge two clusters whose connectivity reaches this value, in (0, 1].
     merge_neighbors : int, default=15
-        Neighbours of each point in the graph the connectivity counts.
+        Neighbours of each point in the graph the connectivity counts (on small data at most half
+        the mean size of the starting clusters).
     **idec_parameters
         Every other parameter is IDEC's (and so DEC's), with its default; see
         :class:`~decluster.IDEC` and :class:`~decluster.DEC`.

@@ -156,6 +156,7 @@ class ClusteringObjective:
                  generator: torch.Generator | None = None, optimizer: torch.optim.Optimizer | None = None) -> None:
         self.encoder, self.centers, self.data, self.settings = encoder, centers, data, settings
         self.generator, self.optimizer = generator, optimizer
+        self.starting_k = len(centers)
         self.title = "DEC clustering" if decoder is None else "IDEC clustering"
         self._encode = in_precision(encoder, settings.precision)
         self._decode = None if decoder is None else in_precision(decoder, settings.precision)
@@ -234,7 +235,8 @@ class ClusteringObjective:
         rows = torch.from_numpy(sample).to(self.target.labels.device)
         embedding = map_in_batches(self.encoder, self.data[rows]).float().cpu().numpy()
         labels, k = self.target.labels[rows].cpu().numpy(), len(self.centers)
-        settings = dataclasses.replace(settings, n_neighbors=graph_neighbors(len(sample), k, settings.n_neighbors))
+        neighbors = graph_neighbors(len(sample), self.starting_k, settings.n_neighbors)  # one graph for the run
+        settings = dataclasses.replace(settings, n_neighbors=neighbors)
         counts = edge_counts(embedding, labels, k, settings.n_neighbors)
         plan = merge_plan(counts, np.bincount(labels, minlength=k), settings)
         if int(plan.max()) + 1 == k:
