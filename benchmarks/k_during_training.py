@@ -10,6 +10,14 @@ Usage, from the repository root::
     python benchmarks/k_during_training.py run deepdpm-mnist --seeds 0 --data .bench-data/deepdpm-mnist.npz
     python benchmarks/k_during_training.py run mnist --seeds 0 --data-dir ../shared/datasets/mnist
 
+With ``--autoencoder-from FOLDER`` both fits start from the pretrained autoencoder of a model folder
+written by ``decluster fit`` (no pretraining), e.g. the image recipe's augmented one::
+
+    decluster fit --dataset mnist --data-dir ../shared/datasets/mnist --method n2d --augment \
+        --random-state 0 --out runs/n2d-augmented
+    python benchmarks/k_during_training.py run mnist --seeds 0 --data-dir ../shared/datasets/mnist \
+        --autoencoder-from runs/n2d-augmented/model
+
 For each data set and seed: :class:`~decluster.MergeIDEC` with ``n_clusters="auto"`` (its defaults
 otherwise), then IDEC with the true k on MergeIDEC's pretrained autoencoder (same seed, same
 ``--max-iter``): the found k, and ACC/NMI/ARI at the found k and at the true k. One record per data
@@ -31,6 +39,7 @@ from sklearn.datasets import load_wine
 from sklearn.preprocessing import StandardScaler
 
 from decluster import IDEC, MergeIDEC, evaluate
+from decluster.cli.commands import load_model
 from decluster.data.datasets import load_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,17 +69,25 @@ def scores(y: np.ndarray, labels: np.ndarray, k: int, seconds: float) -> dict:
             "seconds": round(seconds, 1)}
 
 
+def pretraining_of(model, folder: Path) -> str:
+    """How a reused autoencoder was pretrained, for the table: its method, augmentation and seed."""
+    augmented = "augmented" if getattr(model, "augment", False) else "plain"
+    return f"{augmented}, reused from {type(model).__name__} (seed {model.random_state})"
+
+
 def run(name: str, seed: int, args: argparse.Namespace) -> dict:
     """MergeIDEC, then IDEC with the true k on its autoencoder."""
     X, y = load(name, args)
     true_k = int(np.unique(y).size)
     common = {"random_state": seed, "device": args.device, "max_iter": args.max_iter}
+    reused = None if args.autoencoder_from is None else load_model(args.autoencoder_from, device=args.device)
     started = time.perf_counter()
-    found = MergeIDEC(**common).fit(X)
+    found = MergeIDEC(autoencoder=None if reused is None else reused.autoencoder_, **common).fit(X)
     found_seconds = time.perf_counter() - started
     started = time.perf_counter()
     known = IDEC(n_clusters=true_k, autoencoder=found.autoencoder_, **common).fit(X)
     record = {"data": name, "seed": seed, "n_samples": len(y), "true_k": true_k,
+              "pretraining": "plain" if reused is None else pretraining_of(reused, args.autoencoder_from),
               "class_sizes": np.bincount(y).tolist(), "max_iter": args.max_iter,
               "found": {**scores(y, found.labels_, found.n_clusters_, found_seconds),
                         "n_iter": found.n_iter_, "converged": found.converged_,
@@ -92,6 +109,7 @@ def main() -> None:
     runner.add_argument("--device", default="auto")
     runner.add_argument("--data-dir", type=Path, help="folder holding MNIST's files (else the cache)")
     runner.add_argument("--data", type=Path, help="the .npz of benchmarks/imbalanced_mnist.py")
+    runner.add_argument("--autoencoder-from", type=Path, help="a model folder whose pretrained autoencoder both fits use")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.datasets:

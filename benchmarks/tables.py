@@ -679,15 +679,17 @@ def imbalanced_table(records: Records) -> str:
 
 def k_training_table(records: Records) -> str:
     """MergeIDEC's found k per seed, and ACC at the found k against IDEC's at the true k."""
-    header = ["data set", "rows", "true k", "seeds", "found k per seed", "ACC, found k", "ACC, true k (IDEC)",
-              "NMI, found k", "NMI, true k", "clustering iterations at most", "machine", "records"]
+    header = ["data set", "rows", "true k", "pretraining", "seeds", "found k per seed", "ACC, found k",
+              "ACC, true k (IDEC)", "NMI, found k", "NMI, true k", "clustering iterations at most", "machine",
+              "records"]
     groups: dict[tuple, list[Record]] = {}
     for record in records.k_training:
-        groups.setdefault((record["data"], record["max_iter"]), []).append(record)
+        groups.setdefault((record["data"], record["max_iter"], record.get("pretraining", "plain")), []).append(record)
     rows = []
-    for (data, max_iter), runs in sorted(groups.items(), key=lambda item: (data_order(item[0][0]), item[0][1])):
+    for (data, max_iter, pretraining), runs in sorted(groups.items(),
+                                                      key=lambda item: (data_order(item[0][0]), *item[0][1:])):
         runs = sorted(runs, key=lambda record: (record["seed"], record["_source"]))
-        rows.append([data_name(data), f"{runs[0]['n_samples']:,}", str(runs[0]["true_k"]),
+        rows.append([data_name(data), f"{runs[0]['n_samples']:,}", str(runs[0]["true_k"]), pretraining,
                      seeds_text(record["seed"] for record in runs),
                      ", ".join(str(record["found"]["n_clusters"]) for record in runs),
                      mean_std(record["found"]["accuracy"] for record in runs),
@@ -695,7 +697,7 @@ def k_training_table(records: Records) -> str:
                      mean_std(record["found"]["nmi"] for record in runs),
                      mean_std(record["true"]["nmi"] for record in runs), f"{max_iter:,}",
                      machine_label(runs[0].get("machine")), ", ".join(record["_source"] for record in runs)])
-    return markdown_table(header, rows, right=[1, 2, 5, 6, 7, 8, 9])
+    return markdown_table(header, rows, right=[1, 2, 6, 7, 8, 9, 10])
 
 
 # ------------------------------------------------------------------ ranks, streaming, scaling
