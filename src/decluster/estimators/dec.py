@@ -115,7 +115,8 @@ class DEC(DeepClusteringEstimator):
     ----------
     n_clusters : int or "auto", default=10
         Number of clusters k. ``"auto"`` chooses k in ``n_clusters_range`` after pretraining,
-        by the mean silhouette of k-means on the embedding (see :class:`~decluster.KSelection`).
+        by the mean silhouette of k-means on the embedding (see :class:`~decluster.KSelection`);
+        :class:`~decluster.MergeIDEC` finds k while it trains instead.
     n_clusters_range : (int, int), default=(2, 30)
         The smallest and largest k that ``n_clusters="auto"`` tries.
     hidden_dims : sequence of int, default=(500, 500, 2000)
