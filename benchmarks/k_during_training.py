@@ -69,7 +69,7 @@ def scores(y: np.ndarray, labels: np.ndarray, k: int, seconds: float) -> dict:
             "seconds": round(seconds, 1)}
 
 
-def pretraining_of(model, folder: Path) -> str:
+def pretraining_of(model) -> str:
     """How a reused autoencoder was pretrained, for the table: its method, augmentation and seed."""
     augmented = "augmented" if getattr(model, "augment", False) else "plain"
     return f"{augmented}, reused from {type(model).__name__} (seed {model.random_state})"
@@ -87,7 +87,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     known = IDEC(n_clusters=true_k, autoencoder=found.autoencoder_, **common).fit(X)
     record = {"data": name, "seed": seed, "n_samples": len(y), "true_k": true_k,
-              "pretraining": "plain" if reused is None else pretraining_of(reused, args.autoencoder_from),
+              "pretraining": "plain" if reused is None else pretraining_of(reused),
               "class_sizes": np.bincount(y).tolist(), "max_iter": args.max_iter,
               "found": {**scores(y, found.labels_, found.n_clusters_, found_seconds),
                         "n_iter": found.n_iter_, "converged": found.converged_,
