@@ -18,6 +18,9 @@ written by ``decluster fit`` (no pretraining), e.g. the image recipe's augmented
     python benchmarks/k_during_training.py run mnist --seeds 0 --data-dir ../shared/datasets/mnist \
         --autoencoder-from runs/n2d-augmented/model
 
+With ``--save-models FOLDER`` each MergeIDEC model is saved to ``FOLDER/DATA-seedN``: a later run can
+start from its pretrained autoencoder (``--autoencoder-from FOLDER/DATA-seedN``, one seed at a time).
+
 For each data set and seed: :class:`~decluster.MergeIDEC` with ``n_clusters="auto"`` (its defaults
 otherwise), then IDEC with the true k on MergeIDEC's pretrained autoencoder (same seed, same
 ``--max-iter``): the found k, and ACC/NMI/ARI at the found k and at the true k. One record per data
@@ -84,6 +87,8 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     found = MergeIDEC(autoencoder=None if reused is None else reused.autoencoder_, **common).fit(X)
     found_seconds = time.perf_counter() - started
+    if args.save_models is not None:
+        found.save(args.save_models / f"{name}-seed{seed}")
     started = time.perf_counter()
     known = IDEC(n_clusters=true_k, autoencoder=found.autoencoder_, **common).fit(X)
     record = {"data": name, "seed": seed, "n_samples": len(y), "true_k": true_k,
@@ -110,6 +115,7 @@ def main() -> None:
     runner.add_argument("--data-dir", type=Path, help="folder holding MNIST's files (else the cache)")
     runner.add_argument("--data", type=Path, help="the .npz of benchmarks/imbalanced_mnist.py")
     runner.add_argument("--autoencoder-from", type=Path, help="a model folder whose pretrained autoencoder both fits use")
+    runner.add_argument("--save-models", type=Path, help="save each MergeIDEC model to FOLDER/DATA-seedN")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.datasets:
