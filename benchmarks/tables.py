@@ -677,6 +677,13 @@ def imbalanced_table(records: Records) -> str:
     return markdown_table(header, rows, right=range(3, 10))
 
 
+def reused_pretraining(record: Record) -> str:
+    """A k-during-training record's pretraining, "(same seed)" where the reused model's seed is the run's:
+    the runs of several seeds, each from its own seed's model, share a row."""
+    text, own_seed = record.get("pretraining", "plain"), f" (seed {record['seed']})"
+    return text.removesuffix(own_seed) + " (same seed)" if text.endswith(own_seed) else text
+
+
 def k_training_table(records: Records) -> str:
     """MergeIDEC's found k per seed, and ACC at the found k against IDEC's at the true k."""
     header = ["data set", "rows", "true k", "pretraining", "seeds", "found k per seed", "ACC, found k",
@@ -684,7 +691,7 @@ def k_training_table(records: Records) -> str:
               "records"]
     groups: dict[tuple, list[Record]] = {}
     for record in records.k_training:
-        groups.setdefault((record["data"], record["max_iter"], record.get("pretraining", "plain")), []).append(record)
+        groups.setdefault((record["data"], record["max_iter"], reused_pretraining(record)), []).append(record)
     rows = []
     for (data, max_iter, pretraining), runs in sorted(groups.items(),
                                                       key=lambda item: (data_order(item[0][0]), *item[0][1:])):
